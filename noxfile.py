@@ -1,0 +1,43 @@
+"""Nox sessions: tests, lint, typecheck, the lowest dependency versions, and the benchmarks."""
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def tests_lowest(session: nox.Session) -> None:
+    """Run the suite against the lower bounds stated in pyproject.toml."""
+    session.install(
+        "httpx==0.27.0", "anyio==4.4.0", "attrs==23.2.0", "cattrs==24.1.0", "sniffio==1.3.0"
+    )
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[test]", "mypy>=1.11")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "bench", *session.posargs)

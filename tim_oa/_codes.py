@@ -1,0 +1,68 @@
+"""The API's numeric error codes, named.
+
+Facts from Tencent's error-code pages. Which exception class each code raises, and whether it is
+worth retrying, is decided in one table in :mod:`tim_oa._errors`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.IntEnum):
+    """Error codes the Official Account API is documented (or inferred) to return."""
+
+    OK = 0
+    # Generic service codes seen on the Official Account pages.
+    INVALID_PARAMETER = 6017
+    INTERNAL_ERROR = 10002
+    INVALID_COMMAND = 10003
+    INTERNAL_ERROR_OR_INVALID_PARAMETER = 10004
+    NO_PERMISSION = 10007
+    ACCOUNT_USER_NOT_FOUND = 10010
+    MESSAGE_REFUSED_BY_WEBHOOK = 10016
+    MESSAGE_NOT_RECALLABLE = 10030  # per-item recall RetCode (INFERRED meaning)
+    INVALID_REQUEST_PACKET = 20001
+    SERVER_INTERNAL_ERROR = 20005
+    CREATE_REFUSED_BY_WEBHOOK = 20006
+    # REST gateway codes.
+    HTTP_PARSE_ERROR = 60002
+    JSON_PARSE_ERROR = 60003
+    ACCOUNT_OR_SIGNATURE_ERROR = 60004
+    ACCOUNT_OR_SIGNATURE_ERROR_2 = 60005
+    SDKAPPID_INVALID = 60006
+    REST_RATE_LIMITED = 60007
+    SERVICE_TIMEOUT = 60008
+    BAD_RESOURCE = 60009
+    ADMIN_REQUIRED = 60010
+    APP_RATE_LIMITED = 60011
+    SDKAPPID_MISSING = 60012
+    RESPONSE_JSON_ERROR = 60013
+    ACCOUNT_SWAP_TIMEOUT = 60014
+    WRONG_ACCOUNT_TYPE = 60015
+    SDKAPPID_DISABLED = 60016
+    REQUEST_DISABLED = 60017
+    TOO_MANY_REQUESTS = 60018
+    TOO_MANY_REQUESTS_2 = 60019
+    PLAN_EXPIRED = 60020
+    IP_NOT_ALLOWED = 60021
+    # UserSig and account codes.
+    USERSIG_EXPIRED = 70001
+    USERSIG_EMPTY = 70002
+    USERSIG_MALFORMED = 70003
+    USERSIG_MISMATCH = 70009
+    USERSIG_IDENTIFIER_MISMATCH = 70013
+    USERSIG_SDKAPPID_MISMATCH = 70014
+    KEY_NOT_FOUND = 70016
+    SDKAPPID_NOT_FOUND = 70020
+    USERSIG_FAILED_RATE_LIMITED = 70050
+    ACCOUNT_BLACKLISTED = 70051
+    ACCOUNT_NOT_IMPORTED = 70107
+    # Official Account codes.
+    OA_PERMISSION_DENIED = 130002
+    OA_NOT_FOUND = 130004
+    OA_SUBSCRIBER_LIMIT = 130006
+    OA_ID_INVALID = 130007
+    OA_ID_IN_USE = 130008
+    OA_SUBSCRIPTION_LIMIT = 130010
+    OA_SERVICE_NOT_ENABLED = 131000
