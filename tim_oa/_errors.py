@@ -228,3 +228,20 @@ def api_error(
 ) -> ApiError:
     """Build the right :class:`ApiError` subclass for ``code``."""
     return error_class_for(code)(code, info, command=command, request_id=request_id)
+
+
+# Errors that every later chunk of the same bulk job would hit too (the account is gone, the app or
+# admin is refused, the account is full): a batch stops sending on the first. An invalid-request
+# error may belong to one chunk's ids only, so it does not stop a job.
+_JOB_STOPPING: Final = (
+    AccountNotFoundError,
+    AuthError,
+    PermissionDeniedError,
+    ServiceNotEnabledError,
+    SubscriberLimitError,
+)
+
+
+def stops_batch(error: BaseException) -> bool:
+    """Whether ``error`` on one chunk means the remaining chunks of the job should not be sent."""
+    return isinstance(error, _JOB_STOPPING)

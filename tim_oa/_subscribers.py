@@ -13,13 +13,7 @@ from . import _limits as L
 from ._base import BaseSession
 from ._batch import BatchResult, Outcome, ProgressCallback, run_batch, status_from_result
 from ._converter import structure
-from ._errors import (
-    AccountNotFoundError,
-    AuthError,
-    PermissionDeniedError,
-    ServiceNotEnabledError,
-    SubscriberLimitError,
-)
+from ._errors import stops_batch
 from ._models import Subscriber
 from ._pagination import AsyncPager, Page
 from ._validation import (
@@ -30,16 +24,6 @@ from ._validation import (
     check_str,
     check_text,
     check_user_id,
-)
-
-# Errors that every remaining chunk of the same job would hit too: stop sending on the first.
-# (An invalid-request error may belong to one chunk's ids only, so it does not stop the job.)
-JOB_STOPPING_ERRORS = (
-    AccountNotFoundError,
-    AuthError,
-    PermissionDeniedError,
-    ServiceNotEnabledError,
-    SubscriberLimitError,
 )
 
 
@@ -173,7 +157,7 @@ class SubscribersMixin(BaseSession):
             concurrency=workers,
             send_chunk=send_chunk,
             on_progress=on_progress,
-            stop_on=lambda exc: isinstance(exc, JOB_STOPPING_ERRORS),
+            stop_on=stops_batch,
         )
 
     async def modify_subscriber(self, account_id: str, user_id: str, custom_string: str) -> None:
