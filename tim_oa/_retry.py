@@ -45,9 +45,13 @@ def is_retryable(error: Exception, *, safe_to_repeat: bool) -> bool:
     if isinstance(error, TransportError):
         if error.status_code == 429 or not error.request_sent:
             return True
-        if error.status_code is not None and error.status_code < 500:
-            return False
-        return safe_to_repeat
+        if (
+            error.status_code is not None
+            and error.status_code not in (200,)
+            and error.status_code < 500
+        ):
+            return False  # 4xx: the request itself is wrong (a bad base_url, say)
+        return safe_to_repeat  # 5xx, a garbled 200 body, or a timeout/drop after sending
     if isinstance(error, ApiError):
         return safe_to_repeat and is_retryable_code(error.code)
     return False

@@ -1,0 +1,84 @@
+"""Shared fixtures: a respx-mocked API and sessions bound to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+import tim_oa
+from tim_oa import _retry
+
+BASE_URL = "https://api.test"
+SDKAPPID = 1400000000
+SECRET = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+
+
+def ok(**fields: Any) -> httpx.Response:
+    """A successful envelope with extra fields."""
+    return httpx.Response(
+        200, json={"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **fields}
+    )
+
+
+def fail(code: int, info: str = "failed") -> httpx.Response:
+    """An error envelope."""
+    return httpx.Response(
+        200,
+        json={"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info, "RequestId": "Id-1"},
+    )
+
+
+def body_of(call: Any) -> dict[str, Any]:
+    """The JSON body of a recorded respx call."""
+    data: dict[str, Any] = json.loads(call.request.content)
+    return data
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries wait 0 s in unit tests; the backoff formula has its own tests."""
+    monkeypatch.setattr(_retry.RetryPolicy, "delay", lambda self, n, rng=None: 0.0)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    """A respx router for the test base URL; every request must be mocked."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def signer() -> tim_oa.UserSigSigner:
+    return tim_oa.UserSigSigner(SDKAPPID, SECRET)
+
+
+@pytest.fixture
+def make_session(
+    signer: tim_oa.UserSigSigner,
+) -> Iterator[Callable[..., tim_oa.Session]]:
+    """Build sessions against the mocked API; limiters off unless a test turns them on."""
+    made: list[tim_oa.Session] = []
+
+    def factory(**options: Any) -> tim_oa.Session:
+        options.setdefault("usersig", signer)
+        options.setdefault("rate_limit", None)
+        options.setdefault("send_rate", None)
+        session = tim_oa.Session(
+            sdkappid=SDKAPPID, identifier="administrator", base_url=BASE_URL, **options
+        )
+        made.append(session)
+        return session
+
+    yield factory
+
+
+@pytest.fixture
+async def oa(make_session: Callable[..., tim_oa.Session]) -> AsyncIterator[tim_oa.Session]:
+    session = make_session()
+    async with session:
+        yield session

@@ -1,0 +1,109 @@
+"""No UserSig or secret key in exception text, repr, traceback or log record (ours or httpx's)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+import tim_oa
+
+from .conftest import SECRET, fail, ok
+
+FAILURES: dict[str, Callable[[], Any]] = {
+    "api error": lambda: fail(6017, "bad"),
+    "auth error": lambda: fail(70009, "bad sig"),
+    "expired twice": lambda: fail(70001, "expired"),
+    "server error": lambda: fail(20005),
+    "http 502": lambda: httpx.Response(502, text="bad gateway"),
+    "not json": lambda: httpx.Response(200, text="<html>"),
+    "connect error": lambda: httpx.ConnectError("refused"),
+    "read timeout": lambda: httpx.ReadTimeout("timed out"),
+    "protocol error": lambda: httpx.RemoteProtocolError("disconnected"),
+}
+
+
+def everything_shown(exc: BaseException) -> str:
+    return "\n".join([str(exc), repr(exc), "".join(traceback.format_exception(exc))])
+
+
+@pytest.mark.parametrize("kind", list(FAILURES))
+async def test_error_paths_never_show_secrets(
+    api: respx.MockRouter,
+    make_session: Callable[..., tim_oa.Session],
+    signer: tim_oa.UserSigSigner,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        answer = FAILURES[kind]()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    route = api.post(url__regex=".*").mock(side_effect=respond)
+    usersig = signer.get("administrator")
+    async with make_session(max_retries=1) as oa:
+        with pytest.raises(tim_oa.TimOAError) as info:
+            await oa.modify_account("@TOA#_news", name="News")
+        report = await oa.add_subscribers("@TOA#_news", ["a", "b"])
+    assert route.call_count >= 2
+    assert route.calls[0].request.url.params["usersig"] == usersig  # it really was on the wire
+    shown = everything_shown(info.value)
+    for outcome in report.outcomes.values():
+        assert outcome.error is not None
+        shown += everything_shown(outcome.error)
+    with pytest.raises(tim_oa.BatchError) as batch_info:
+        report.raise_for_failures()
+    shown += everything_shown(batch_info.value) + repr(report)
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert any(r.name == "httpx" for r in caplog.records) or kind in {
+        "connect error",
+        "read timeout",
+        "protocol error",
+    }
+    from urllib.parse import quote
+
+    # The signature as sent (percent-encoded in a URL) must not show either.
+    for secret in (usersig, quote(usersig, safe=""), usersig[:40], SECRET):
+        assert secret not in shown
+        assert secret not in logs
+    if any(r.name == "httpx" for r in caplog.records):
+        assert "usersig=<redacted>" in logs
+
+
+async def test_validation_errors_never_echo_secrets(
+    make_session: Callable[..., tim_oa.Session],
+) -> None:
+    with pytest.raises(tim_oa.ValidationError) as info:
+        make_session(usersig=12345)
+    assert SECRET not in everything_shown(info.value)
+    oa = make_session(usersig="VERYSECRETSIG")
+    with pytest.raises(tim_oa.ValidationError) as info:
+        await oa.modify_account("@TOA#_news")
+    assert "VERYSECRETSIG" not in everything_shown(info.value)
+    assert "VERYSECRETSIG" not in repr(oa)
+    assert "VERYSECRETSIG" not in repr(oa.with_options(max_retries=0))
+    await oa.aclose()
+
+
+async def test_httpx_log_line_is_redacted(
+    api: respx.MockRouter,
+    make_session: Callable[..., tim_oa.Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    api.post(url__regex=".*").mock(return_value=ok())
+    async with make_session(usersig="SIG-abc*-_") as oa:
+        await oa.destroy_account("@TOA#_a")
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert lines and all("SIG-abc" not in line for line in lines)
+    assert "usersig=<redacted>" in lines[0]
+    assert "identifier=administrator" in lines[0]  # the rest of the URL is kept
