@@ -41,11 +41,21 @@ def structure(data: Mapping[str, Any], cls: type[T]) -> T:
 
 
 def to_wire(obj: Any) -> dict[str, Any]:
-    """Convert a model instance into its wire dict, leaving out fields that are ``None``."""
+    """Convert a model instance into its wire dict, leaving out fields that are ``None``.
+
+    Nested models, and lists or tuples of them, are converted too.
+    """
     out: dict[str, Any] = {}
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name)
-        if value is None:
-            continue
-        out[_wire_name(field)] = to_wire(value) if attrs.has(type(value)) else value
+        if value is not None:
+            out[_wire_name(field)] = _wire_value(value)
     return out
+
+
+def _wire_value(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return to_wire(value)
+    if isinstance(value, (list, tuple)):
+        return [_wire_value(v) for v in value]
+    return value

@@ -7,11 +7,14 @@ answers with missing or extra keys still convert.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._errors import ApiError, api_error
+
+if TYPE_CHECKING:
+    from ._elements import Element
 
 
 def wire(key: str, default: Any = None, **kwargs: Any) -> Any:
@@ -157,3 +160,10 @@ class Message:
     def is_recalled(self) -> bool:
         """True for a recalled message (``IsPlaceMsg`` 2)."""
         return self.place_flag == 2
+
+    @property
+    def elements(self) -> tuple[Element | dict[str, Any], ...]:
+        """``body`` as typed elements (:class:`TextElem`, …); unknown types stay dicts."""
+        from ._elements import parse_msg_body  # _elements builds on this module's converter
+
+        return parse_msg_body(self.body)

@@ -60,6 +60,13 @@ def check_int(
     return value
 
 
+def check_bool(value: Any, arg: str) -> bool:
+    """A real bool (not 0/1 or a string, which would hide a mistake)."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{arg} must be a bool, not {type(value).__name__}", field=arg)
+    return value
+
+
 def check_page_size(value: Any, arg: str = "page_size", maximum: int = L.MAX_PAGE_SIZE) -> int:
     """A page size of 1 to ``maximum``."""
     return check_int(value, arg, minimum=1, maximum=maximum)
