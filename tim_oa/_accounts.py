@@ -253,9 +253,13 @@ class AccountsMixin(BaseSession):
             for account in parse_get_info(data, chunk):
                 found[account.official_account] = account
 
-        async with anyio.create_task_group() as tg:
-            for chunk in chunked(distinct, L.MAX_ACCOUNTS_PER_INFO_CALL):
-                tg.start_soon(fetch, chunk)
+        chunks = list(chunked(distinct, L.MAX_ACCOUNTS_PER_INFO_CALL))
+        if len(chunks) == 1:
+            await fetch(chunks[0])  # the common case needs no task group
+        else:
+            async with anyio.create_task_group() as tg:
+                for chunk in chunks:
+                    tg.start_soon(fetch, chunk)
         return [found[a] for a in ids]
 
     def subscribed_accounts(

@@ -7,6 +7,7 @@ into :class:`TransportError` with secrets removed. Another HTTP stack means rewr
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import httpx
 
@@ -93,9 +94,10 @@ class HttpTransport:
         """Send one POST; return the HTTP status and body, or raise :class:`TransportError`."""
         extra = {} if timeout is None else {"timeout": timeout}
         try:
+            # One pre-encoded URL: passing ``params=`` makes httpx parse and merge the long signed
+            # query again on every request (measurably slower).
             response = await self.client.post(
-                self.base_url + path,
-                params=params,
+                f"{self.base_url}{path}?{urlencode(params)}",
                 content=content,
                 headers={"content-type": "application/json"},
                 **extra,  # type: ignore[arg-type]
