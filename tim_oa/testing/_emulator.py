@@ -1,0 +1,287 @@
+"""The ``Emulator``: one emulated app, its state, and the ways to reach it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from .. import _limits as L
+from ._asgi import EmulatorApp, Gateway, RequestRecord
+from ._clock import ManualClock
+from ._failure import Failure
+from ._faults import FaultInjector, Faults
+from ._ratelimit import CommandRateLimiter
+from ._state import AccountRecord, State
+from ._transport import EmulatorTransport
+from ._usersig import UserSigVerifier
+
+if TYPE_CHECKING:
+    from tim_oa import Session
+
+DEFAULT_SDKAPPID: Final = 1400000000
+DEFAULT_SECRET_KEY: Final = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+"""The sample key published in Tencent's signer repositories; a test key, never a real one."""
+DEFAULT_ADMIN: Final = "administrator"
+SESSION_BASE_URL: Final = "http://tim-oa-emulator"
+"""The base URL of sessions bound in-process (``Emulator.session``); it never resolves."""
+
+
+class Emulator:
+    """A stateful, in-memory Official Account service for tests, demos and benchmarks.
+
+    It implements the twelve commands with their validation, error codes, limits and pagination,
+    verifies each request's UserSig with ``secret_key``, and can inject faults. Reach it in-process
+    through ``transport()`` or ``session()``, or over a loopback socket with ``serve()``.
+
+    Args:
+        sdkappid: the app id requests must carry.
+        secret_key: the key UserSigs are verified with. Defaults to Tencent's published sample key.
+        admins: the identifiers allowed to call (the App admin accounts).
+        clock: returns Unix seconds; drives UserSig expiry, timestamps, rate limits, send pacing
+            and deduplication. Pass a ``ManualClock`` to control time (see ``advance``).
+        seed: seeds generated account ids and random faults, so runs are reproducible.
+        rate_limit: calls per second allowed per command (60007 beyond it); None disables.
+        faults: random faults to inject; None for none. Targeted faults: ``fail_next``.
+        known_users: the imported user accounts. None accepts any user id; otherwise an owner not
+            in it fails creation with 70107 and such a subscriber gets Result 0.
+        max_accounts_per_subscriber: how many accounts one user may subscribe to; None is
+            unlimited (the real limit is not published).
+        send_per_second: per-account broadcast rate (60018 beyond it); None disables.
+        broadcasts_per_hour: per-account broadcasts in a rolling hour (60019 beyond it); None
+            disables.
+        service_enabled: False makes every command fail with 131000 (service not enabled).
+        request_log_size: how many requests ``requests`` keeps (the most recent); None keeps all.
+    """
+
+    def __init__(
+        self,
+        sdkappid: int = DEFAULT_SDKAPPID,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        admins: Sequence[str] = (DEFAULT_ADMIN,),
+        *,
+        clock: Callable[[], float] = time.time,
+        seed: int = 0,
+        rate_limit: float | None = L.CALLS_PER_SECOND,
+        faults: Faults | None = None,
+        known_users: Collection[str] | None = None,
+        max_accounts_per_subscriber: int | None = None,
+        send_per_second: float | None = L.SENDS_PER_SECOND_PER_ACCOUNT,
+        broadcasts_per_hour: int | None = L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
+        service_enabled: bool = True,
+        request_log_size: int | None = 10_000,
+    ) -> None:
+        if isinstance(admins, str):
+            raise TypeError("admins must be a sequence of identifiers, not one string")
+        if not admins:
+            raise ValueError("at least one admin identifier is required")
+        self.sdkappid = int(sdkappid)
+        self._secret_key = secret_key
+        self.admins: tuple[str, ...] = tuple(admins)
+        self.clock = clock
+        self.seed = seed
+        self._lock = threading.Lock()
+        self._state = State(
+            clock=clock,
+            seed=seed,
+            known_users=None if known_users is None else frozenset(known_users),
+            max_accounts_per_subscriber=max_accounts_per_subscriber,
+            send_per_second=send_per_second,
+            broadcasts_per_hour=broadcasts_per_hour,
+        )
+        self._injector = FaultInjector(faults, seed)
+        self._gateway = Gateway(
+            sdkappid=self.sdkappid,
+            admins=self.admins,
+            verifier=UserSigVerifier(secret_key),
+            state=self._state,
+            injector=self._injector,
+            limiter=None if rate_limit is None else CommandRateLimiter(rate_limit),
+            lock=self._lock,
+            log_size=request_log_size,
+            service_enabled=service_enabled,
+        )
+        self._app = EmulatorApp(self._gateway)
+
+    def __repr__(self) -> str:
+        return f"Emulator(sdkappid={self.sdkappid}, admins={self.admins!r}, seed={self.seed})"
+
+    @property
+    def secret_key(self) -> str:
+        """The key UserSigs are verified with (kept out of ``repr``)."""
+        return self._secret_key
+
+    @property
+    def app(self) -> EmulatorApp:
+        """The ASGI 3 application (HTTP and lifespan)."""
+        return self._app
+
+    # -- switches that may change between requests --
+
+    @property
+    def service_enabled(self) -> bool:
+        """Whether the Official Account service is on; when off every command fails (131000)."""
+        return self._gateway.service_enabled
+
+    @service_enabled.setter
+    def service_enabled(self, value: bool) -> None:
+        with self._lock:
+            self._gateway.service_enabled = value
+
+    @property
+    def faults(self) -> Faults | None:
+        """The random faults in effect (None for none); assignable."""
+        return self._injector.faults
+
+    @faults.setter
+    def faults(self, value: Faults | None) -> None:
+        with self._lock:
+            self._injector.faults = value
+
+    @property
+    def known_users(self) -> frozenset[str] | None:
+        """The imported user accounts, or None when any user id is accepted; assignable."""
+        users = self._state.known_users
+        return None if users is None else frozenset(users)
+
+    @known_users.setter
+    def known_users(self, value: Collection[str] | None) -> None:
+        with self._lock:
+            self._state.known_users = None if value is None else frozenset(value)
+
+    # -- clients --
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """A new in-process transport to this emulator, for ``httpx.AsyncClient(transport=...)``.
+
+        Dropped connections injected by faults raise ``httpx.RemoteProtocolError``, as they would
+        over a socket.
+        """
+        return EmulatorTransport(self._app)
+
+    def session(self, **options: Any) -> Session:
+        """A ``tim_oa.Session`` bound to this emulator in-process.
+
+        It signs with a real ``tim_oa.UserSigSigner`` for this emulator's app and key, as the first
+        admin. Any keyword overrides the defaults or adds a Session option, e.g.
+        ``usersig="..."``, ``identifier="bob"`` or ``max_retries=0``.
+        """
+        import tim_oa  # lazy: the emulator shares no code path with the client otherwise
+
+        settings: dict[str, Any] = {
+            "sdkappid": self.sdkappid,
+            "identifier": self.admins[0],
+            "base_url": SESSION_BASE_URL,
+        }
+        settings.update(options)
+        if "usersig" not in settings:
+            settings["usersig"] = tim_oa.UserSigSigner(
+                sdkappid=self.sdkappid, secret_key=self._secret_key
+            )
+        if "transport" not in settings and "http_client" not in settings:
+            settings["transport"] = self.transport()
+        return tim_oa.Session(**settings)
+
+    # -- direct access for tests --
+
+    def call(self, command: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a command directly against the state and return the response envelope.
+
+        Skips HTTP, authentication, rate limiting, the service switch and faults, and is not
+        logged in ``requests``: it is meant for arranging state quickly (for example
+        subscribing 100 000 users before a test pages through them).
+        """
+        with self._lock:
+            try:
+                fields = self._state.execute(command, dict(body))
+            except Failure as failure:
+                return {
+                    "ActionStatus": "FAIL",
+                    "ErrorCode": failure.code,
+                    "ErrorInfo": failure.info,
+                }
+        return {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **fields}
+
+    def fail_next(
+        self,
+        command: str | None = None,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        drop: bool = False,
+        body: bytes | str | None = None,
+        after_commit: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` requests for ``command`` (any command when None) fail.
+
+        Give exactly one of: ``code`` (a ``FAIL`` envelope with that ErrorCode), ``http_status``
+        (that status with ``body``, by default a small HTML page; ``b""`` for an empty body) or
+        ``drop=True`` (the connection breaks mid-response). With ``after_commit=True`` the command
+        runs and keeps its effect, and only the answer is lost or replaced, which is how to test
+        that a retry is safe. Targeted faults fire in the order they were queued, before any
+        random fault, and only on requests that pass authentication (see ``tim_oa.testing``).
+        """
+        if command is not None and command not in L.COMMANDS:
+            raise ValueError(f"unknown command {command!r}")
+        with self._lock:
+            self._injector.add_rule(
+                command,
+                code=code,
+                http_status=http_status,
+                drop=drop,
+                body=body,
+                after_commit=after_commit,
+                times=times,
+            )
+
+    @property
+    def pending_faults(self) -> int:
+        """How many ``fail_next`` faults have not fired yet."""
+        with self._lock:
+            return self._injector.pending
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The logged HTTP requests, oldest first (a copy)."""
+        with self._lock:
+            return list(self._gateway.requests)
+
+    @property
+    def accounts(self) -> dict[str, AccountRecord]:
+        """A snapshot of every live account, keyed by id (destroyed ones are gone)."""
+        with self._lock:
+            return self._state.snapshot()
+
+    def account(self, account_id: str) -> AccountRecord:
+        """A snapshot of one live account; ``KeyError`` if it does not exist."""
+        with self._lock:
+            return self._state.accounts[account_id].snapshot()
+
+    def subscriptions(self, user_id: str) -> frozenset[str]:
+        """The ids of the accounts ``user_id`` subscribes to."""
+        with self._lock:
+            return frozenset(self._state.user_index.get(user_id, ()))
+
+    def reset(self) -> None:
+        """Forget all accounts, logged requests, rate-limit state and pending faults.
+
+        Configuration (app, key, admins, limits, random faults, seed) is kept; id generation and
+        the random fault stream restart from the seed.
+        """
+        with self._lock:
+            self._state.reset()
+            self._gateway.reset()
+            self._injector.reset()
+
+    def advance(self, seconds: float) -> float:
+        """Move a ``ManualClock`` forward and return the new time.
+
+        Raises ``TypeError`` when the emulator was built with another clock.
+        """
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs Emulator(clock=ManualClock())")
+        return self.clock.advance(seconds)
