@@ -1,0 +1,202 @@
+"""The root command: help, credentials, secrets, usersig, emulator serve, demo, missing extras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tim_oa
+import tim_oa.cli
+from tim_oa.cli._app import cli
+
+from .conftest import SDKAPPID, SECRET_KEY, Served, assert_no_secrets, one_line_error
+from .helpers import records
+from .test_config import write_config
+
+
+def test_help_lists_commands_env_vars_and_exit_codes(run: Any) -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("accounts", "subscribers", "messages", "usersig", "emulator", "demo"):
+        assert command in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "Exit codes: 0 success; 1" in text
+    assert "TIM_OA_SDKAPPID" in text and "TIM_OA_SECRET_KEY" in text
+    assert_no_secrets(result)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [["accounts"], ["subscribers"], ["messages"], ["subscribers", "add"], ["messages", "send"]],
+)
+def test_subcommand_help_shows_no_secrets(run: Any, group: list[str]) -> None:
+    result = run(*group, "--help")
+    assert result.exit_code == 0
+    assert_no_secrets(result)
+
+
+def test_command_tree_is_complete() -> None:
+    tree = {
+        name: sorted(getattr(command, "commands", {})) for name, command in cli.commands.items()
+    }
+    assert tree == {
+        "accounts": ["create", "destroy", "get", "modify", "subscribed"],
+        "subscribers": ["add", "list", "modify", "remove"],
+        "messages": ["history", "recall", "send"],
+        "usersig": [],
+        "emulator": ["serve"],
+        "demo": [],
+    }
+
+
+def test_missing_credentials_name_the_variables(bare_run: Any) -> None:
+    result = bare_run("subscribers", "list", "@TOA#_x")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    for var in ("TIM_OA_SDKAPPID", "TIM_OA_SECRET_KEY", "TIM_OA_USERSIG", "TIM_OA_BASE_URL"):
+        assert var in line
+
+
+def test_missing_target_does_not_echo_the_usersig(bare_run: Any) -> None:
+    usersig = "fixed-usersig-value-that-must-stay-hidden"
+    result = bare_run(
+        "subscribers",
+        "list",
+        "@TOA#_x",
+        env={"TIM_OA_SDKAPPID": "1", "TIM_OA_USERSIG": usersig},
+    )
+    assert result.exit_code == 2
+    assert "TIM_OA_REGION" in one_line_error(result)
+    assert_no_secrets(result, usersig)
+
+
+def test_wrong_secret_key_is_an_auth_error_without_secrets(run: Any, served: Served) -> None:
+    wrong = "wrong-secret-key-0123456789abcdef0123456789"
+    result = run("-vv", "subscribers", "list", "@TOA#_x", env=served.env(TIM_OA_SECRET_KEY=wrong))
+    assert result.exit_code == 1
+    assert one_line_error(result).startswith("error: AuthError:")
+    assert_no_secrets(result, wrong)
+
+
+def test_a_fixed_usersig_works_and_never_shows(run: Any, served: Served) -> None:
+    usersig = tim_oa.UserSigSigner(SDKAPPID, SECRET_KEY).generate("administrator")
+    env = served.env(TIM_OA_SECRET_KEY=None, TIM_OA_USERSIG=usersig)
+    ok = run("-vv", "accounts", "subscribed", "nobody", env=env)
+    assert ok.exit_code == 0, ok.stderr
+    failing = run("-vv", "subscribers", "list", "@TOA#_missing", env=env)
+    assert failing.exit_code == 1
+    assert_no_secrets(ok, usersig)
+    assert_no_secrets(failing, usersig)
+
+
+def test_network_errors_are_one_line(run: Any, served: Served) -> None:
+    env = served.env(TIM_OA_BASE_URL="http://127.0.0.1:1")
+    result = run("--max-retries", "0", "subscribers", "list", "@TOA#_x", env=env)
+    assert result.exit_code == 1
+    assert one_line_error(result).startswith("error: TransportError:")
+    assert_no_secrets(result)
+
+
+def test_config_file(run: Any, served: Served, tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"sdkappid": SDKAPPID, "base_url": served.base_url})
+    env = {"TIM_OA_SECRET_KEY": SECRET_KEY}  # the secret stays out of the file
+    result = run("--config", str(config), "accounts", "subscribed", "nobody", env=env)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_bad_config_file_is_a_usage_error(run: Any, tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"region": "atlantis"})
+    result = run("--config", str(config), "accounts", "subscribed", "nobody")
+    assert result.exit_code == 2
+    assert "region in" in one_line_error(result)
+
+
+def test_usersig_prints_only_a_signature_for_the_identifier(run: Any) -> None:
+    result = run("usersig", "alice", "--expire", "600")
+    assert result.exit_code == 0, result.stderr
+    claims = tim_oa.decode_usersig(result.stdout.strip())
+    assert claims["TLS.identifier"] == "alice"
+    assert claims["TLS.sdkappid"] == SDKAPPID
+    assert claims["TLS.expire"] == 600
+    assert result.stdout.count("\n") == 1
+
+
+def test_usersig_defaults_to_the_configured_identifier(run: Any, served: Served) -> None:
+    result = run("usersig", env=served.env(TIM_OA_IDENTIFIER="ops-admin"))
+    assert tim_oa.decode_usersig(result.stdout.strip())["TLS.identifier"] == "ops-admin"
+
+
+def test_usersig_needs_the_secret_key(bare_run: Any) -> None:
+    usersig = "some-usersig-value-not-to-be-printed"
+    result = bare_run("usersig", "alice", env={"TIM_OA_SDKAPPID": "5", "TIM_OA_USERSIG": usersig})
+    assert result.exit_code == 2
+    assert "TIM_OA_SECRET_KEY" in one_line_error(result)
+    assert result.stdout == ""
+    assert_no_secrets(result, usersig)
+
+
+def test_emulator_serve_delegates_to_the_emulator_cli(run: Any, capsys: Any) -> None:
+    result = run("emulator", "serve", "--help")
+    assert result.exit_code == 0
+    assert "--port" in result.stdout and "--no-rate-limit" in result.stdout
+
+
+@pytest.mark.loopback
+def test_demo_runs_to_completion(run: Any) -> None:
+    result = run("demo", "--users", "2000")
+    assert result.exit_code == 0, result.stderr
+    assert "2,000 users" in result.stdout
+    assert "bulk subscribe" in result.stdout and "recall" in result.stdout
+    assert "serving on http://127.0.0.1:" in result.stderr
+
+
+def test_demo_in_process(run: Any) -> None:
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.exit_code == 0, result.stderr
+    assert "in-process" in result.stderr
+
+
+def test_main_without_the_cli_extra_prints_a_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "click", None)  # makes "import click" fail
+    with pytest.raises(SystemExit) as exited:
+        tim_oa.cli.main(["--help"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == tim_oa.cli.INSTALL_HINT
+    assert 'pip install "tim-oa[cli]"' in err
+
+
+def test_main_runs_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        tim_oa.cli.main(["--version"])
+    assert exited.value.code == 0
+    assert tim_oa.__version__ in capsys.readouterr().out
+
+
+def test_tim_oa_works_without_click_and_rich() -> None:
+    # httpx imports click and rich itself when they are installed, so "not in sys.modules" cannot
+    # be asserted; instead, make them unimportable: the library, tim_oa.testing and tim_oa.cli
+    # still import, and the console script explains what to install.
+    code = (
+        "import sys\n"
+        "sys.modules.update(click=None, rich=None)\n"
+        "import tim_oa, tim_oa.testing, tim_oa.cli\n"
+        "tim_oa.cli.main(['--help'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == tim_oa.cli.INSTALL_HINT
+
+
+def test_jsonl_records_of_a_create(run: Any) -> None:
+    result = run("accounts", "create", "owner-9", "JSON check")
+    (record,) = records(result)
+    assert set(record) == {"official_account", "status"}

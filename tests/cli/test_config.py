@@ -1,0 +1,148 @@
+"""Settings from the environment and config files; no network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tim_oa
+from tim_oa.cli._config import HAVE_TOML, Settings, load_settings
+from tim_oa.cli._exitcodes import InputError
+
+KEY = "config-test-secret-0123456789abcdef"
+
+needs_toml = pytest.mark.skipif(not HAVE_TOML, reason="tomllib needs Python 3.11+")
+
+
+def write_config(tmp_path: Path, settings: dict[str, object]) -> Path:
+    """A config file in the format this Python reads: TOML on 3.11+, else JSON."""
+    if not HAVE_TOML:
+        path = tmp_path / "tim.json"
+        path.write_text(json.dumps(settings))
+        return path
+    path = tmp_path / "tim.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
+    return path
+
+
+def test_environment_gives_every_setting() -> None:
+    settings = load_settings(
+        None,
+        {
+            "TIM_OA_SDKAPPID": "1400000001",
+            "TIM_OA_IDENTIFIER": "ops",
+            "TIM_OA_SECRET_KEY": KEY,
+            "TIM_OA_REGION": "Singapore",
+        },
+    )
+    assert settings.sdkappid == 1400000001
+    assert settings.identifier == "ops"
+    assert settings.region is tim_oa.Region.SINGAPORE
+    assert settings.base_url is None
+
+
+def test_identifier_defaults_to_administrator() -> None:
+    assert load_settings(None, {}).identifier == "administrator"
+
+
+@pytest.mark.parametrize("name", ["silicon_valley", "SILICON-VALLEY", " Silicon Valley "])
+def test_region_names_are_case_insensitive(name: str) -> None:
+    assert load_settings(None, {"TIM_OA_REGION": name}).region is tim_oa.Region.SILICON_VALLEY
+
+
+def test_unknown_region_lists_the_known_ones() -> None:
+    with pytest.raises(InputError, match="TIM_OA_REGION must be one of: china, singapore"):
+        load_settings(None, {"TIM_OA_REGION": "mars"})
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
+def test_sdkappid_must_be_a_positive_integer(value: str) -> None:
+    with pytest.raises(InputError, match="TIM_OA_SDKAPPID must be a positive integer"):
+        load_settings(None, {"TIM_OA_SDKAPPID": value})
+
+
+def test_region_and_base_url_together_are_ambiguous() -> None:
+    with pytest.raises(InputError, match="keep one"):
+        load_settings(None, {"TIM_OA_REGION": "tokyo", "TIM_OA_BASE_URL": "http://x"})
+
+
+def test_base_url_needs_a_scheme() -> None:
+    with pytest.raises(InputError, match="http:// or https://"):
+        load_settings(None, {"TIM_OA_BASE_URL": "127.0.0.1:8080"})
+
+
+def test_toml_file_wins_per_group_and_environment_fills_the_rest(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"sdkappid": 1400000002, "base_url": "http://127.0.0.1:9"})
+    settings = load_settings(
+        config,
+        {
+            "TIM_OA_SDKAPPID": "1400000001",
+            "TIM_OA_REGION": "china",  # same group as base_url: the file's choice wins whole
+            "TIM_OA_SECRET_KEY": KEY,  # the file has no credential: taken from here
+        },
+    )
+    assert settings.sdkappid == 1400000002
+    assert settings.base_url == "http://127.0.0.1:9"
+    assert settings.region is None
+    assert settings.secret_key == KEY
+
+
+def test_json_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "tim.json"
+    config.write_text(json.dumps({"sdkappid": 7, "usersig": "sig", "region": "jakarta"}))
+    settings = load_settings(config, {})
+    assert (settings.sdkappid, settings.usersig, settings.region) == (
+        7,
+        "sig",
+        tim_oa.Region.JAKARTA,
+    )
+
+
+@needs_toml
+def test_toml_errors_do_not_quote_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "tim.toml"
+    config.write_text(f'secret_key = "{KEY}"\nsdkappid = = 3\n')
+    with pytest.raises(InputError, match="not valid TOML") as caught:
+        load_settings(config, {})
+    assert KEY not in str(caught.value)
+
+
+def test_json_errors_do_not_quote_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "tim.json"
+    config.write_text(f'{{"secret_key": "{KEY}", "sdkappid": }}')
+    with pytest.raises(InputError, match="not valid JSON") as caught:
+        load_settings(config, {})
+    assert KEY not in str(caught.value)
+
+
+def test_unknown_config_keys_are_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"sdkapp_id": 3})
+    with pytest.raises(InputError, match="unknown key"):
+        load_settings(config, {})
+
+
+def test_unreadable_config_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read config file"):
+        load_settings(tmp_path / "missing.toml", {})
+
+
+def test_missing_credentials_name_every_variable() -> None:
+    with pytest.raises(InputError) as caught:
+        Settings().session()
+    message = str(caught.value)
+    for var in ("TIM_OA_SDKAPPID", "TIM_OA_SECRET_KEY", "TIM_OA_USERSIG", "TIM_OA_REGION"):
+        assert var in message
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = Settings(sdkappid=1, secret_key=KEY, usersig="usersig-value")
+    assert KEY not in repr(settings)
+    assert "usersig-value" not in repr(settings)
+
+
+def test_secret_key_is_preferred_over_a_fixed_usersig() -> None:
+    settings = Settings(sdkappid=1, secret_key=KEY, usersig="fixed", base_url="http://x")
+    session = settings.session()
+    assert isinstance(session._usersig, tim_oa.UserSigSigner)

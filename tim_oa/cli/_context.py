@@ -1,0 +1,159 @@
+"""What every command shares: global options, the session factory, and error reporting.
+
+Errors become one clean line on stderr with the right exit code, scrubbed of secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+import tim_oa
+
+from . import _exitcodes as X
+from ._config import ENV, Settings, load_settings
+from ._exitcodes import InputError
+from ._ids import IdList
+from ._output import note
+
+_INDEXED_FIELD = re.compile(r"\[(\d+)\]$")
+
+
+@dataclass
+class State:
+    """The root command's options, handed to every command as the click context object."""
+
+    config: Path | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    verbose: int = 0
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        """The credentials and target, read once (raises :class:`InputError`)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config, self.environ)
+        return self._settings
+
+    def session(self, **options: Any) -> tim_oa.Session:
+        """A new session for the configured app; ``options`` are extra Session options."""
+        if self.timeout is not None:
+            options.setdefault("timeout", self.timeout)
+        if self.max_retries is not None:
+            options.setdefault("max_retries", self.max_retries)
+        return self.settings().session(**options)
+
+    @asynccontextmanager
+    async def open_session(self, **options: Any) -> AsyncIterator[tim_oa.Session]:
+        """``async with state.open_session() as oa``: a session, closed on exit."""
+        session = self.session(**options)
+        async with session:
+            yield session
+
+    def secrets(self) -> list[str]:
+        """Every secret value this run may know, loaded or not."""
+        values = [self.environ.get(ENV["secret_key"], ""), self.environ.get(ENV["usersig"], "")]
+        if self._settings is not None:
+            values.extend(self._settings.secrets())
+        return sorted({v.strip() for v in values if v.strip()}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with any secret value replaced by ``<hidden>``."""
+        for secret in self.secrets():
+            text = text.replace(secret, "<hidden>")
+        return text
+
+    def setup_logging(self) -> Callable[[], None]:
+        """Send the library's log records to stderr when ``-v`` is given, scrubbed of secrets.
+
+        Returns the function that undoes it.
+        """
+        if not self.verbose:
+            return lambda: None
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_RedactingFilter(self))
+        logger = logging.getLogger("tim_oa")
+        logger.addHandler(handler)
+        previous = logger.level
+        logger.setLevel(logging.INFO if self.verbose == 1 else logging.DEBUG)
+
+        def undo() -> None:
+            logger.removeHandler(handler)
+            logger.setLevel(previous)
+
+        return undo
+
+    def run(self, job: Callable[[], int]) -> NoReturn:
+        """Run ``job`` (which may call ``anyio.run``) and exit with its code.
+
+        Errors become one ``error: ...`` line on stderr, never a traceback: input, credential and
+        validation problems exit 2; API, network and pagination errors exit 1.
+        """
+        try:
+            code = job()
+        except KeyboardInterrupt:
+            note("interrupted")
+            raise click.exceptions.Exit(X.INTERRUPTED) from None
+        except BaseException as exc:
+            found = _classify(exc)
+            if found is None:
+                raise
+            message, code = found
+            self.fail(message, code)
+        raise click.exceptions.Exit(code)
+
+    def fail(self, message: str, code: int = X.USAGE) -> NoReturn:
+        """Print ``error: message`` (one line, secrets removed) on stderr and exit with ``code``."""
+        line = " ".join(self.redact(message).split())
+        note(f"error: {line}")
+        raise click.exceptions.Exit(code)
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, state: State) -> None:
+        super().__init__()
+        self._state = state
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._state.redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _classify(exc: BaseException) -> tuple[str, int] | None:
+    """The message and exit code for an error the user should see as one line, else None."""
+    if isinstance(exc, InputError):
+        return str(exc), X.USAGE
+    if isinstance(exc, tim_oa.ValidationError):
+        return f"invalid input: {exc}", X.USAGE
+    if isinstance(exc, tim_oa.TimOAError):
+        return f"{type(exc).__name__}: {exc}", X.FAILED
+    # Task groups wrap errors in an exception group: report the first one we recognise.
+    inner: Sequence[BaseException] = getattr(exc, "exceptions", None) or ()
+    for sub in inner:
+        found = _classify(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def locate(exc: tim_oa.ValidationError, ids: IdList) -> InputError | None:
+    """Turn the library's complaint about ``ids[i]`` into an error naming the input line."""
+    match = _INDEXED_FIELD.search(exc.field or "")
+    if match is None:
+        return None
+    index = int(match.group(1))
+    if index >= len(ids.ids):
+        return None
+    return InputError(f"{ids.where(index)}: {exc}")

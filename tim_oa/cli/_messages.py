@@ -1,0 +1,208 @@
+"""``tim-oa messages``: broadcast, read history (resumable), bulk recall."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+import tim_oa
+
+from ._context import State
+from ._exitcodes import OK, InputError
+from ._options import (
+    Listing,
+    bulk_options,
+    gather_ids,
+    id_input_options,
+    listing_options,
+    output_option,
+    run_batch_command,
+    walk_pages,
+)
+from ._output import RecordWriter, format_seconds, model_record, note, stdin_bytes
+from ._progress import BatchBar
+
+HISTORY_PAGE_MAX = 20
+"""``ReqMsgNumber`` per history request (the library's page-size bound)."""
+
+
+@click.group(short_help="Broadcast, read history, recall.")
+def messages() -> None:
+    """An account's messages: broadcast, history, recall."""
+
+
+def _read_body(text: str | None, body_file: str | None) -> Any:
+    """The message body: TEXT, or the JSON in ``body_file`` (an element, a list, or a string)."""
+    if (text is None) == (body_file is None):
+        raise InputError("give the message as TEXT or with --body-file, exactly one of them")
+    if text is not None:
+        return text
+    assert body_file is not None
+    source = "stdin" if body_file == "-" else body_file
+    try:
+        raw = stdin_bytes().read() if body_file == "-" else Path(body_file).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {source}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "msg", None) or str(exc)
+        line = getattr(exc, "lineno", None)
+        where = f"{source} line {line}" if line else source
+        raise InputError(f"{where}: not valid JSON ({reason})") from None
+
+
+@messages.command()
+@click.argument("account")
+@click.argument("text", required=False)
+@click.option(
+    "--body-file",
+    metavar="PATH|-",
+    help='The message as JSON instead of TEXT: an element {"MsgType": ..., "MsgContent": ...}, '
+    "a list of elements, or a string.",
+)
+@click.option("--cloud-custom-data", metavar="TEXT", help="CloudCustomData stored with it.")
+@click.option("--online-only", is_flag=True, help="Deliver only to subscribers online now.")
+@click.option(
+    "--no-last-msg", is_flag=True, help="Leave subscribers' recent-contact lists unchanged."
+)
+@click.option(
+    "--random",
+    type=click.IntRange(0, 2**32 - 1),
+    help="The message's Random: the same content and Random within 5 minutes is sent once, "
+    "which makes re-running a crashed job safe. Default: drawn per run.",
+)
+@output_option
+@click.pass_obj
+def send(
+    state: State,
+    account: str,
+    text: str | None,
+    body_file: str | None,
+    cloud_custom_data: str | None,
+    online_only: bool,
+    no_last_msg: bool,
+    random: int | None,
+    output: str,
+) -> None:
+    """Broadcast TEXT (or --body-file) to every subscriber of ACCOUNT; prints its MsgKey."""
+
+    def job() -> int:
+        body = _read_body(text, body_file)
+        started = time.perf_counter()
+
+        async def go() -> tim_oa.SentMessage:
+            async with state.open_session() as oa:
+                return await oa.send_message(
+                    account,
+                    body,
+                    random=random,
+                    cloud_custom_data=cloud_custom_data,
+                    online_only=online_only,
+                    no_last_msg=no_last_msg,
+                )
+
+        sent = anyio.run(go)
+        writer = RecordWriter(sys.stdout, output)
+        writer.write({"official_account": account, **model_record(sent), "status": "sent"})
+        writer.flush()
+        note(
+            f"messages send: sent {sent.msg_key} in {format_seconds(time.perf_counter() - started)}"
+        )
+        return OK
+
+    state.run(job)
+
+
+def _message_record(message: tim_oa.Message) -> dict[str, Any]:
+    return {**model_record(message), "recalled": message.is_recalled}
+
+
+@messages.command()
+@click.argument("account")
+@click.option(
+    "--last-msg-key",
+    metavar="KEY",
+    help="Resume with the messages older than KEY (printed on stderr when a run stops early).",
+)
+@click.option("--with-recalled", is_flag=True, help="Include recalled messages.")
+@listing_options(HISTORY_PAGE_MAX, HISTORY_PAGE_MAX)
+@output_option
+@click.pass_obj
+def history(
+    state: State,
+    account: str,
+    last_msg_key: str | None,
+    with_recalled: bool,
+    page_size: int,
+    max_items: int | None,
+    output: str,
+) -> None:
+    """List ACCOUNT's messages, newest first."""
+    listing = Listing(state, "messages history", output, "--last-msg-key")
+
+    async def go() -> None:
+        async with state.open_session() as oa:
+
+            def pager(at: Any, size: int) -> tim_oa.AsyncPager[tim_oa.Message]:
+                return oa.messages(
+                    account, page_size=size, with_recalled=with_recalled, last_msg_key=at
+                )
+
+            pages = walk_pages(pager, last_msg_key, page_size, max_items)
+            await listing.consume(pages, _message_record)
+
+    state.run(lambda: listing.run(last_msg_key, go))
+
+
+@messages.command()
+@click.argument("account")
+@id_input_options("msg key")
+@click.option("--reason", metavar="TEXT", help="Why (at most 100 bytes).")
+@bulk_options
+@output_option
+@click.pass_obj
+def recall(
+    state: State,
+    account: str,
+    source: str | None,
+    id_values: tuple[str, ...],
+    input_format: str,
+    column: str | None,
+    header: bool | None,
+    reason: str | None,
+    concurrency: int,
+    failed_ids: Path | None,
+    output: str,
+) -> None:
+    """Recall the messages whose MsgKeys are listed in FILE (or - for stdin, or --id).
+
+    Prints one record per distinct key, succeeded or failed (with the API's RetCode). Any
+    failure makes the exit code 1; --failed-ids keeps those keys for a re-run.
+    """
+
+    def job() -> int:
+        ids = gather_ids(source, id_values, input_format, column, header, "msg key")
+
+        async def call(oa: tim_oa.Session, keys: list[str], bar: BatchBar) -> tim_oa.BatchResult:
+            return await oa.recall_messages(
+                account, keys, reason=reason, concurrency=concurrency, on_progress=bar
+            )
+
+        return run_batch_command(
+            state,
+            "messages recall",
+            ids,
+            call,
+            output=output,
+            failed_ids=failed_ids,
+            concurrency=concurrency,
+        )
+
+    state.run(job)
