@@ -272,3 +272,11 @@ async def test_subscribed_accounts_validates_on_call(
     with pytest.raises(tim_oa.ValidationError, match="self_fields"):
         oa.subscribed_accounts("107867", self_fields=["Name"])
     assert api.calls.call_count == 0
+
+
+def test_filter_names_match_the_documented_ones() -> None:
+    from tim_oa import _limits
+    from tim_oa._accounts import ACCOUNT_FILTER, SELF_FILTER
+
+    assert sorted(ACCOUNT_FILTER.values()) == sorted(_limits.ACCOUNT_FILTER_FIELDS)
+    assert sorted(SELF_FILTER.values()) == sorted(_limits.SELF_INFO_FILTER_FIELDS)

@@ -89,7 +89,8 @@ async def test_partial_failure_loses_nothing(api: respx.MockRouter, oa: tim_oa.S
     assert report.outcomes["u7"].code == 0 and report.outcomes["u7"].error is None
     chunk_error = report.outcomes["u150"].error
     assert isinstance(chunk_error, tim_oa.InvalidRequestError) and chunk_error.code == 6017
-    assert "left out" in str(report.outcomes["u200"].error)
+    assert isinstance(report.outcomes["u200"].error, tim_oa.MissingResultError)
+    assert "left out 1 id" in str(report.outcomes["u200"].error)
     assert len(report.succeeded) == 300 - len(failed)
     with pytest.raises(tim_oa.BatchError) as info:
         report.raise_for_failures()

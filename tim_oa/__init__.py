@@ -3,7 +3,14 @@
 Everything public is importable from here; ``tim_oa.testing`` holds the emulator.
 """
 
-from ._batch import BatchAbortedError, BatchProgress, BatchResult, Outcome, Status
+from ._batch import (
+    BatchAbortedError,
+    BatchProgress,
+    BatchResult,
+    MissingResultError,
+    Outcome,
+    Status,
+)
 from ._codes import ErrorCode
 from ._elements import (
     CustomElem,
@@ -76,6 +83,7 @@ __all__ = [
     "InvalidRequestError",
     "LocationElem",
     "Message",
+    "MissingResultError",
     "OfficialAccount",
     "OfflinePush",
     "Outcome",

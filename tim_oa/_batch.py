@@ -210,11 +210,13 @@ async def _send_one(chunk: Sequence[str], send_chunk: ChunkSender) -> dict[str, 
     except Exception as exc:  # one chunk's failure must not cancel or hide the others
         return {i: Outcome(i, Status.FAILED, None, exc) for i in chunk}
     # Ids the server left out of its answer are failures too: none may go missing.
-    missing = _MissingFromResponse(len(chunk) - sum(1 for i in chunk if i in outcomes))
+    missing = MissingResultError(len(chunk) - sum(1 for i in chunk if i in outcomes))
     return {i: outcomes.get(i) or Outcome(i, Status.FAILED, None, missing) for i in chunk}
 
 
-class _MissingFromResponse(TimOAError):
+class MissingResultError(TimOAError):
+    """The server's answer to a chunk left some of its ids out; those ids count as failed."""
+
     def __init__(self, count: int) -> None:
         super().__init__(f"the server's answer left out {count} id(s) of the chunk")
 
