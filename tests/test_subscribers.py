@@ -134,6 +134,9 @@ async def test_progress_is_reported_per_chunk(api: respx.MockRouter, oa: tim_oa.
 
     await oa.add_subscribers("@TOA#_news", [f"u{i}" for i in range(350)], on_progress=on_progress)
     assert [p.done for p in seen] == [100, 200, 300, 350]
+    assert list(seen[0].outcomes) == [f"u{i}" for i in range(100)]
+    assert list(seen[-1].outcomes) == [f"u{i}" for i in range(300, 350)]
+    assert all(o.status is tim_oa.Status.SUCCEEDED for o in seen[-1].outcomes.values())
     assert seen[-1] == tim_oa.BatchProgress(
         done=350, total=350, succeeded=350, unchanged=0, failed=0, chunks_done=4, chunks_total=4
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -61,6 +61,8 @@ class BatchProgress:
         total: Distinct ids in the whole job.
         succeeded / unchanged / failed: Running counts over the finished ids.
         chunks_done / chunks_total: Chunks finished, and in the whole job.
+        outcomes: The outcomes of the chunk that just finished, so a caller can stream results
+            or checkpoint which ids are settled before the whole job ends.
     """
 
     done: int
@@ -70,6 +72,7 @@ class BatchProgress:
     failed: int
     chunks_done: int
     chunks_total: int
+    outcomes: Mapping[str, Outcome] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 class BatchResult:
@@ -193,6 +196,7 @@ async def run_batch(
                     failed=counts[Status.FAILED],
                     chunks_done=chunks_done,
                     chunks_total=chunks_total,
+                    outcomes=outcomes,
                 )
                 maybe = on_progress(progress)
                 if inspect.isawaitable(maybe):

@@ -166,3 +166,47 @@ def test_unwritable_failed_ids_path_fails_before_sending(
     assert result.exit_code == 2
     assert "cannot write" in one_line_error(result)
     assert served.emulator.accounts[account].subscriber_num == 0
+
+
+def test_ctrl_c_mid_job_writes_every_unconfirmed_id(
+    run: Any, tmp_path: Path, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from tim_oa.cli import _progress
+
+    account = create_account(run)
+    users = [f"int-{n:04d}" for n in range(1000)]
+    failed = tmp_path / "failed.txt"
+    original = _progress.BatchBar.__call__
+    calls = 0
+
+    def interrupt_after_three_chunks(self: Any, progress: Any) -> None:
+        nonlocal calls
+        original(self, progress)
+        calls += 1
+        if calls == 3:
+            signal.raise_signal(signal.SIGINT)  # what a user's Ctrl-C delivers
+
+    monkeypatch.setattr(_progress.BatchBar, "__call__", interrupt_after_three_chunks)
+    result = run(
+        "subscribers",
+        "add",
+        account,
+        "-",
+        "--concurrency",
+        "1",
+        "--failed-ids",
+        str(failed),
+        input="\n".join(users),
+    )
+    assert result.exit_code == 130
+    pending = failed.read_text().split()
+    subscribed = set(served.emulator.accounts[account].subscribers)
+    assert len(subscribed) >= 300
+    # Every id not subscribed is listed (an in-flight chunk may be listed too: not confirmed),
+    # and none of the three confirmed chunks is.
+    assert set(pending) >= set(users) - subscribed
+    assert len(set(users) - subscribed) >= 600
+    assert not set(pending) & set(users[:300])
+    assert "interrupted" in result.stderr and "not confirmed" in result.stderr

@@ -166,10 +166,11 @@ def run_batch_command(
         note(f"warning: no ids in {ids.source}; nothing to do")
     writer = RecordWriter(sys.stdout, output, columns=OUTCOME_COLUMNS)
     started = time.perf_counter()
+    bar = BatchBar(label, total=len(set(ids.ids)))
 
     async def job() -> tim_oa.BatchResult:
         async with state.open_session(max_concurrency=concurrency) as oa:
-            with BatchBar(label, total=len(set(ids.ids))) as bar:
+            with bar:
                 try:
                     return await call(oa, ids.ids, bar)
                 except tim_oa.ValidationError as exc:
@@ -180,8 +181,17 @@ def run_batch_command(
 
     try:
         result = _anyio_run(job)
-    except BaseException:
+    except BaseException as exc:
         if failed_file is not None:
+            if isinstance(exc, KeyboardInterrupt):
+                # Interrupted mid-job: every id not yet confirmed goes to the file, so a re-run
+                # with it finishes the job (repeating an add or a remove is harmless).
+                pending = [i for i in dict.fromkeys(ids.ids) if i not in bar.settled]
+                failed_file.write(pending)
+                note(
+                    f"{label}: interrupted; {len(bar.settled)} ids done, {len(pending)} not "
+                    f"confirmed written to {failed_file.path}"
+                )
             failed_file.close()
         raise
     for outcome in result.outcomes.values():
