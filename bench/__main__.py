@@ -13,7 +13,7 @@ import platform
 
 import httpx
 
-from . import bulk, pool
+from . import bulk, memory, pool
 
 
 def main() -> None:
@@ -25,6 +25,7 @@ def main() -> None:
         "httpx": httpx.__version__,
         "pool": pool.run(quick=args.quick),
         "bulk": bulk.run(quick=args.quick),
+        "memory": memory.run(quick=args.quick),
     }
     out = pathlib.Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
