@@ -39,10 +39,15 @@ def body_of(call: Any) -> dict[str, Any]:
     return data
 
 
+def _no_delay(self: _retry.RetryPolicy, retry_number: int, rng: object = None) -> float:
+    """No wait between retries (tests)."""
+    return 0.0
+
+
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait 0 s in unit tests; the backoff formula has its own tests."""
-    monkeypatch.setattr(_retry.RetryPolicy, "delay", lambda self, n, rng=None: 0.0)
+    monkeypatch.setattr(_retry.RetryPolicy, "delay", _no_delay)
 
 
 @pytest.fixture
