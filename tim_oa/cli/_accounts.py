@@ -13,9 +13,10 @@ import click
 import tim_oa
 
 from ._context import State, locate
-from ._exitcodes import FAILED, OK
+from ._exitcodes import OK
 from ._options import (
     Listing,
+    finish_job,
     gather_ids,
     id_input_options,
     listing_options,
@@ -212,11 +213,7 @@ def get(
             f"accounts get: {len(found)} ids: {len(found) - len(missing)} found, "
             f"{len(missing)} failed in {format_seconds(time.perf_counter() - started)}"
         )
-        if failed_file is not None:
-            failed_file.write(missing)
-            summary += f"; failed ids written to {failed_file.path}"
-        note(summary)
-        return FAILED if missing else OK
+        return finish_job(summary, missing, failed_file)
 
     state.run(job)
 

@@ -206,6 +206,11 @@ def run_batch_command(
         f"succeeded, {len(result.unchanged)} unchanged, {len(failed)} failed "
         f"in {format_seconds(time.perf_counter() - started)}"
     )
+    return finish_job(summary, failed, failed_file)
+
+
+def finish_job(summary: str, failed: list[str], failed_file: IdFile | None) -> int:
+    """Write the failed ids (if asked), print the summary, and return the exit code."""
     if failed_file is not None:
         failed_file.write(failed)
         summary += f"; failed ids written to {failed_file.path}"
