@@ -257,13 +257,10 @@ class BaseSession:
             raise ValidationError("body must be a mapping (a JSON object)", field="body")
         return await self._request(command, body)
 
-    async def _request(
-        self, command: str, body: Mapping[str, Any], *, safe_to_repeat: bool | None = None
-    ) -> dict[str, Any]:
+    async def _request(self, command: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if self._shared.closed:
             raise TimOAError("the session is closed")
-        if safe_to_repeat is None:
-            safe_to_repeat = is_safe_to_repeat(command, body)
+        safe_to_repeat = is_safe_to_repeat(command, body)
         payload = encode_body(body)
         path = command_path(command)
         transport = self._shared.transport

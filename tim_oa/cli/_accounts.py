@@ -12,7 +12,7 @@ import click
 
 import tim_oa
 
-from ._context import State, locate
+from ._context import State, located_at_input
 from ._exitcodes import OK
 from ._options import (
     Listing,
@@ -186,13 +186,8 @@ def get(
 
         async def go() -> list[tim_oa.OfficialAccount]:
             async with state.open_session() as oa:
-                try:
+                with located_at_input(ids):
                     return await oa.get_accounts(ids.ids, fields=wanted)
-                except tim_oa.ValidationError as exc:
-                    located = locate(exc, ids)
-                    if located is not None:
-                        raise located from None
-                    raise
 
         try:
             found = anyio.run(go)

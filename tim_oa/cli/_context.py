@@ -9,8 +9,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -157,3 +157,15 @@ def locate(exc: tim_oa.ValidationError, ids: IdList) -> InputError | None:
     if index >= len(ids.ids):
         return None
     return InputError(f"{ids.where(index)}: {exc}")
+
+
+@contextmanager
+def located_at_input(ids: IdList) -> Iterator[None]:
+    """Re-raise the library's complaint about ``ids[i]`` as an error naming the input line."""
+    try:
+        yield
+    except tim_oa.ValidationError as exc:
+        located = locate(exc, ids)
+        if located is not None:
+            raise located from None
+        raise

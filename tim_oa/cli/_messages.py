@@ -13,6 +13,7 @@ import click
 
 import tim_oa
 
+from .._limits import MAX_HISTORY_PAGE_SIZE
 from ._context import State
 from ._exitcodes import OK, InputError
 from ._options import (
@@ -27,9 +28,6 @@ from ._options import (
 )
 from ._output import RecordWriter, format_seconds, model_record, note, stdin_bytes
 from ._progress import BatchBar
-
-HISTORY_PAGE_MAX = 20
-"""``ReqMsgNumber`` per history request (the library's page-size bound)."""
 
 
 @click.group(short_help="Broadcast, read history, recall.")
@@ -132,7 +130,7 @@ def _message_record(message: tim_oa.Message) -> dict[str, Any]:
     help="Resume with the messages older than KEY (printed on stderr when a run stops early).",
 )
 @click.option("--with-recalled", is_flag=True, help="Include recalled messages.")
-@listing_options(HISTORY_PAGE_MAX, HISTORY_PAGE_MAX)
+@listing_options(MAX_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE)
 @output_option
 @click.pass_obj
 def history(

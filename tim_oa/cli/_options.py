@@ -14,7 +14,7 @@ import click
 
 import tim_oa
 
-from ._context import State, locate
+from ._context import State, located_at_input
 from ._exitcodes import FAILED, OK, InputError
 from ._ids import FORMATS, IdList, from_options, read_ids
 from ._output import (
@@ -170,14 +170,8 @@ def run_batch_command(
 
     async def job() -> tim_oa.BatchResult:
         async with state.open_session(max_concurrency=concurrency) as oa:
-            with bar:
-                try:
-                    return await call(oa, ids.ids, bar)
-                except tim_oa.ValidationError as exc:
-                    located = locate(exc, ids)
-                    if located is not None:
-                        raise located from None
-                    raise
+            with bar, located_at_input(ids):
+                return await call(oa, ids.ids, bar)
 
     try:
         result = _anyio_run(job)
