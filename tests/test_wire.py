@@ -8,7 +8,7 @@ import pytest
 
 import tim_oa
 from tim_oa import _wire
-from tim_oa._errors import api_error, error_class_for, is_retryable_code
+from tim_oa._codes import api_error, error_class_for, is_retryable_code
 
 
 def test_path_and_query() -> None:

@@ -3,14 +3,7 @@
 Everything public is importable from here; ``tim_oa.testing`` holds the emulator.
 """
 
-from ._batch import (
-    BatchAbortedError,
-    BatchProgress,
-    BatchResult,
-    MissingResultError,
-    Outcome,
-    Status,
-)
+from ._batch import BatchProgress, BatchResult, Outcome, Status
 from ._codes import ErrorCode
 from ._elements import (
     CustomElem,
@@ -32,13 +25,19 @@ from ._errors import (
     AccountNotFoundError,
     ApiError,
     AuthError,
+    BatchAbortedError,
     BatchError,
+    EventLoopError,
     InvalidRequestError,
+    MalformedResponseError,
+    MissingResultError,
     PaginationError,
     PermissionDeniedError,
+    ProgressCallbackError,
     RateLimitedError,
     ServerError,
     ServiceNotEnabledError,
+    SessionClosedError,
     SubscriberLimitError,
     SubscriptionLimitError,
     TimOAError,
@@ -76,12 +75,14 @@ __all__ = [
     "CustomElem",
     "Element",
     "ErrorCode",
+    "EventLoopError",
     "FaceElem",
     "FileElem",
     "ImageElem",
     "ImageInfo",
     "InvalidRequestError",
     "LocationElem",
+    "MalformedResponseError",
     "Message",
     "MissingResultError",
     "OfficialAccount",
@@ -90,6 +91,7 @@ __all__ = [
     "Page",
     "PaginationError",
     "PermissionDeniedError",
+    "ProgressCallbackError",
     "RateLimitedError",
     "Region",
     "RetryPolicy",
@@ -98,6 +100,7 @@ __all__ = [
     "ServerError",
     "ServiceNotEnabledError",
     "Session",
+    "SessionClosedError",
     "SoundElem",
     "Status",
     "SubscribedAccount",

@@ -10,12 +10,21 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import attrs
 
-from ._errors import BatchError, TimOAError
+from ._errors import (
+    AccountNotFoundError,
+    AuthError,
+    BatchAbortedError,
+    BatchError,
+    MissingResultError,
+    PermissionDeniedError,
+    ServiceNotEnabledError,
+    SubscriberLimitError,
+)
 
 
 class Status(enum.Enum):
@@ -218,24 +227,6 @@ async def _send_one(chunk: Sequence[str], send_chunk: ChunkSender) -> dict[str, 
     return {i: outcomes.get(i) or Outcome(i, Status.FAILED, None, missing) for i in chunk}
 
 
-class MissingResultError(TimOAError):
-    """The server's answer to a chunk left some of its ids out; those ids count as failed."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(f"the server's answer left out {count} id(s) of the chunk")
-
-
-class BatchAbortedError(TimOAError):
-    """An id was not sent because an earlier chunk failed with an error every chunk would hit.
-
-    ``cause`` is that earlier error (e.g. :class:`AccountNotFoundError`).
-    """
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"not sent: the job stopped after {type(cause).__name__}: {cause}")
-        self.cause = cause
-
-
 def status_from_result(result: Any) -> Status:
     """Map an add/remove ``Result`` code (1 done, 2 nothing to do, else failed) to a status."""
     if result == 1:
@@ -243,3 +234,20 @@ def status_from_result(result: Any) -> Status:
     if result == 2:
         return Status.UNCHANGED
     return Status.FAILED
+
+
+# Errors that every later chunk of the same bulk job would hit too (the account is gone, the app or
+# admin is refused, the account is full): a batch stops sending on the first. An invalid-request
+# error may belong to one chunk's ids only, so it does not stop a job.
+_JOB_STOPPING: Final = (
+    AccountNotFoundError,
+    AuthError,
+    PermissionDeniedError,
+    ServiceNotEnabledError,
+    SubscriberLimitError,
+)
+
+
+def stops_batch(error: BaseException) -> bool:
+    """Whether ``error`` on one chunk means the remaining chunks of the job should not be sent."""
+    return isinstance(error, _JOB_STOPPING)

@@ -1,26 +1,60 @@
-"""The exception tree, and the one table that classifies every known error code.
+"""The whole exception tree of tim_oa, and nothing else.
 
-Every exception of ours derives from :class:`TimOAError`. Messages never contain a UserSig, a secret
-key or a request URL (whose query string carries the UserSig).
+Every exception raised by a public call derives from :class:`TimOAError` (bad arguments may also
+raise ``TypeError``/``ValueError`` through :class:`ValidationError`). Messages never contain a
+UserSig, a secret key or a request URL (whose query string carries the UserSig)::
+
+    TimOAError
+    ├── ValidationError (also ValueError)      bad input, raised before any request
+    ├── TransportError                         no usable API answer (network, timeout, HTTP status)
+    │   └── MalformedResponseError             an answer whose JSON is not the documented shape
+    ├── ApiError                               a non-zero ErrorCode (unknown codes: ApiError itself)
+    │   ├── InvalidRequestError
+    │   ├── AuthError
+    │   │   └── UserSigExpiredError
+    │   ├── PermissionDeniedError
+    │   ├── AccountNotFoundError
+    │   ├── AccountIdInUseError
+    │   ├── SubscriberLimitError
+    │   ├── SubscriptionLimitError
+    │   ├── ServiceNotEnabledError
+    │   ├── RateLimitedError
+    │   └── ServerError
+    ├── PaginationError                        a walk over pages that would not end
+    ├── BatchError                             BatchResult.raise_for_failures(); carries .result
+    │   └── ProgressCallbackError              an on_progress callback raised; carries .result
+    ├── BatchAbortedError                      an id not sent after a job-stopping error
+    ├── MissingResultError                     an id the server's answer left out
+    ├── SessionClosedError                     a call on (or a retry after) a closed session
+    ├── EventLoopError                         a session used from an event loop it cannot serve
+    └── WebhookError                           a callback that cannot be accepted; carries .reason
+
+Which class an API error code raises, and whether it is worth retrying, is decided by the one
+table in :mod:`tim_oa._codes`. This module imports nothing of tim_oa's at run time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from ._codes import ErrorCode as C
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: no import circle at run time
     from ._batch import BatchResult
 
 
 class TimOAError(Exception):
     """Base class of every error raised by tim_oa.
 
-    ``attempts`` is how many requests were made before the error was raised (1 without retries).
+    Attributes:
+        attempts: How many requests were made before the error was raised (1 without retries).
+        after_unknown_outcome: True when an earlier attempt of the same call may have taken
+            effect (its answer was lost: a timeout or dropped connection after sending, HTTP
+            5xx) before this error was raised by a later attempt. A destroy answered 130004 or
+            a create answered 130008 after such an attempt may be the call's own earlier
+            success.
     """
 
     attempts: int = 1
+    after_unknown_outcome: bool = False
 
 
 class ValidationError(TimOAError, ValueError):
@@ -40,8 +74,15 @@ class TransportError(TimOAError):
     """The request did not produce a usable API answer.
 
     Raised for network failures, timeouts, HTTP statuses other than 200, and bodies that are not
-    the JSON envelope. ``request_sent`` is False when the request certainly never reached the server
-    (a failed connect), which makes it safe to retry any command.
+    the JSON envelope.
+
+    Attributes:
+        command: The wire command.
+        status_code: The HTTP status, when an answer arrived.
+        request_sent: False when the request certainly never reached the server (a failed
+            connect), which makes it safe to retry any command.
+        is_timeout: True when the attempt ran out of time.
+        retry_after: Seconds the server asked to wait (``Retry-After`` on 429/503), if any.
     """
 
     def __init__(
@@ -52,12 +93,35 @@ class TransportError(TimOAError):
         status_code: int | None = None,
         request_sent: bool = True,
         is_timeout: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.command = command
         self.status_code = status_code
         self.request_sent = request_sent
         self.is_timeout = is_timeout
+        self.retry_after = retry_after
+
+
+class MalformedResponseError(TransportError):
+    """The server answered, but not in the documented shape (wrong types, missing fields).
+
+    Attributes:
+        may_have_taken_effect: True when the command may have been applied by the server even
+            though its answer could not be read (for example a broadcast answered ``ErrorCode``
+            0 whose ``MsgKey`` is missing): do not blindly send it again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str | None = None,
+        status_code: int | None = 200,
+        may_have_taken_effect: bool = True,
+    ) -> None:
+        super().__init__(message, command=command, status_code=status_code, request_sent=True)
+        self.may_have_taken_effect = may_have_taken_effect
 
 
 class ApiError(TimOAError):
@@ -136,15 +200,15 @@ class ServiceNotEnabledError(ApiError):
 
 
 class RateLimitedError(ApiError):
-    """A server-side rate limit was hit (60007, 60011, 60018, 60019, 70050); retried."""
+    """A server-side rate limit was hit (60007, 60011, 60018, 60019)."""
 
 
 class ServerError(ApiError):
-    """A transient server-side failure (10002, 10004, 20005, 60008). Retried with backoff."""
+    """A transient server-side failure (10002, 20005, 60008, ...). Retried with backoff."""
 
 
 class PaginationError(TimOAError):
-    """A page's cursor does not move forward; iteration stops instead of looping."""
+    """A walk over pages would not end (a cursor that does not move, empty pages without end)."""
 
 
 class BatchError(TimOAError):
@@ -155,93 +219,48 @@ class BatchError(TimOAError):
         self.result = result
 
 
-# --- The one table -------------------------------------------------------------------------------
-# code -> (exception class, retryable). "Retryable" means the same request may succeed later;
-# whether a retry is *safe* also depends on the command (see _commands.py).
+class ProgressCallbackError(BatchError):
+    """An ``on_progress`` callback raised during a bulk job.
 
-_CODE_TABLE: Final[dict[int, tuple[type[ApiError], bool]]] = {
-    C.INVALID_PARAMETER: (InvalidRequestError, False),
-    C.INTERNAL_ERROR: (ServerError, True),
-    C.INVALID_COMMAND: (InvalidRequestError, False),
-    # Documented both as "internal error, retry" and "invalid parameter"; the destroy/delete/recall
-    # tables say retry, so it is treated as transient.
-    C.INTERNAL_ERROR_OR_INVALID_PARAMETER: (ServerError, True),
-    C.NO_PERMISSION: (PermissionDeniedError, False),
-    C.ACCOUNT_USER_NOT_FOUND: (AccountNotFoundError, False),
-    C.INVALID_REQUEST_PACKET: (InvalidRequestError, False),
-    C.SERVER_INTERNAL_ERROR: (ServerError, True),
-    C.HTTP_PARSE_ERROR: (InvalidRequestError, False),
-    C.JSON_PARSE_ERROR: (InvalidRequestError, False),
-    C.ACCOUNT_OR_SIGNATURE_ERROR: (AuthError, False),
-    C.ACCOUNT_OR_SIGNATURE_ERROR_2: (AuthError, False),
-    C.SDKAPPID_INVALID: (AuthError, False),
-    C.REST_RATE_LIMITED: (RateLimitedError, True),
-    C.SERVICE_TIMEOUT: (ServerError, True),
-    C.BAD_RESOURCE: (InvalidRequestError, False),
-    C.ADMIN_REQUIRED: (PermissionDeniedError, False),
-    C.APP_RATE_LIMITED: (RateLimitedError, True),
-    C.SDKAPPID_MISSING: (InvalidRequestError, False),
-    C.RESPONSE_JSON_ERROR: (ServerError, True),
-    C.ACCOUNT_SWAP_TIMEOUT: (ServerError, True),
-    C.WRONG_ACCOUNT_TYPE: (InvalidRequestError, False),
-    C.SDKAPPID_DISABLED: (ServiceNotEnabledError, False),
-    C.REQUEST_DISABLED: (InvalidRequestError, False),
-    C.TOO_MANY_REQUESTS: (RateLimitedError, True),
-    C.TOO_MANY_REQUESTS_2: (RateLimitedError, True),
-    C.PLAN_EXPIRED: (ServiceNotEnabledError, False),
-    C.IP_NOT_ALLOWED: (PermissionDeniedError, False),
-    C.USERSIG_EXPIRED: (UserSigExpiredError, False),  # renewed once by the session, not "retried"
-    C.USERSIG_EMPTY: (AuthError, False),
-    C.USERSIG_MALFORMED: (AuthError, False),
-    C.USERSIG_MISMATCH: (AuthError, False),
-    C.USERSIG_IDENTIFIER_MISMATCH: (AuthError, False),
-    C.USERSIG_SDKAPPID_MISMATCH: (AuthError, False),
-    C.KEY_NOT_FOUND: (AuthError, False),
-    C.SDKAPPID_NOT_FOUND: (AuthError, False),
-    C.USERSIG_FAILED_RATE_LIMITED: (RateLimitedError, True),
-    C.ACCOUNT_BLACKLISTED: (AuthError, False),
-    C.ACCOUNT_NOT_IMPORTED: (InvalidRequestError, False),
-    C.OA_PERMISSION_DENIED: (PermissionDeniedError, False),
-    C.OA_NOT_FOUND: (AccountNotFoundError, False),
-    C.OA_SUBSCRIBER_LIMIT: (SubscriberLimitError, False),
-    C.OA_ID_INVALID: (InvalidRequestError, False),
-    C.OA_ID_IN_USE: (AccountIdInUseError, False),
-    C.OA_SUBSCRIPTION_LIMIT: (SubscriptionLimitError, False),
-    C.OA_SERVICE_NOT_ENABLED: (ServiceNotEnabledError, False),
-}
+    The job itself ran to the end: ``result`` holds every id's outcome, and ``__cause__`` is the
+    callback's exception.
+    """
 
 
-def error_class_for(code: int) -> type[ApiError]:
-    """Return the exception class for an API error code (``ApiError`` for unknown codes)."""
-    entry = _CODE_TABLE.get(code)
-    return entry[0] if entry else ApiError
+class BatchAbortedError(TimOAError):
+    """An id was not sent because an earlier chunk failed with an error every chunk would hit.
+
+    ``cause`` is that earlier error (e.g. :class:`AccountNotFoundError`).
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"not sent: the job stopped after {type(cause).__name__}: {cause}")
+        self.cause = cause
 
 
-def is_retryable_code(code: int) -> bool:
-    """Whether a request that failed with ``code`` may succeed when sent again later."""
-    entry = _CODE_TABLE.get(code)
-    return entry[1] if entry else False
+class MissingResultError(TimOAError):
+    """The server's answer to a chunk left some of its ids out; those ids count as failed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the server's answer left out {count} id(s) of the chunk")
+        self.count = count
 
 
-def api_error(
-    code: int, info: str = "", *, command: str | None = None, request_id: str | None = None
-) -> ApiError:
-    """Build the right :class:`ApiError` subclass for ``code``."""
-    return error_class_for(code)(code, info, command=command, request_id=request_id)
+class SessionClosedError(TimOAError):
+    """The session was closed before (or while) the call ran; open a new session."""
 
 
-# Errors that every later chunk of the same bulk job would hit too (the account is gone, the app or
-# admin is refused, the account is full): a batch stops sending on the first. An invalid-request
-# error may belong to one chunk's ids only, so it does not stop a job.
-_JOB_STOPPING: Final = (
-    AccountNotFoundError,
-    AuthError,
-    PermissionDeniedError,
-    ServiceNotEnabledError,
-    SubscriberLimitError,
-)
+class EventLoopError(TimOAError):
+    """The session cannot serve a call from this event loop (see the README, "Event loops")."""
 
 
-def stops_batch(error: BaseException) -> bool:
-    """Whether ``error`` on one chunk means the remaining chunks of the job should not be sent."""
-    return isinstance(error, _JOB_STOPPING)
+class WebhookError(TimOAError):
+    """A callback request that cannot be accepted.
+
+    ``reason`` is a short machine-readable word (``"signature"``, ``"stale"``, ``"sdkappid"``,
+    ``"command"``, ``"body"``, ...) and the message says what was wrong, without secrets.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -13,10 +13,10 @@ from typing import Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import BatchResult, Outcome, ProgressCallback, Status, run_batch
+from ._batch import BatchResult, Outcome, ProgressCallback, Status, run_batch, stops_batch
 from ._converter import structure
 from ._elements import BodyLike, OfflinePush, to_msg_body
-from ._errors import PaginationError, ValidationError, stops_batch
+from ._errors import PaginationError, ValidationError
 from ._models import Message, SentMessage
 from ._pagination import AsyncPager, Page
 from ._validation import (

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._errors import ApiError, api_error
+from ._codes import api_error
+from ._errors import ApiError
 
 if TYPE_CHECKING:
     from ._elements import Element

@@ -6,7 +6,8 @@ import random
 
 import attrs
 
-from ._errors import ApiError, RateLimitedError, TransportError, is_retryable_code
+from ._codes import is_retryable_code
+from ._errors import ApiError, RateLimitedError, TransportError
 
 
 @attrs.frozen

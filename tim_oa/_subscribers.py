@@ -11,9 +11,15 @@ from typing import Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import BatchResult, Outcome, ProgressCallback, run_batch, status_from_result
+from ._batch import (
+    BatchResult,
+    Outcome,
+    ProgressCallback,
+    run_batch,
+    status_from_result,
+    stops_batch,
+)
 from ._converter import structure
-from ._errors import stops_batch
 from ._models import Subscriber
 from ._pagination import AsyncPager, Page
 from ._validation import (

@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import TransportError, api_error
+from ._codes import api_error
+from ._errors import TransportError
 from ._limits import SERVICE, U32_MAX
 
 
