@@ -37,7 +37,7 @@ def _graph() -> dict[str, set[str]]:
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Every import circle found by a depth-first walk (each reported once, from where it closes)."""
+    """Every import circle found by a depth-first walk, from where it closes."""
     cycles: list[list[str]] = []
     state: dict[str, int] = {}  # 1 on the stack, 2 done
 
