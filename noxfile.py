@@ -1,8 +1,8 @@
-"""Nox sessions: tests, lint, typecheck, the lowest dependency versions, and the benchmarks."""
+"""Nox sessions: tests, lint, typecheck, typing, the lowest dependency versions, benchmarks."""
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "typing"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -35,6 +35,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test]", "mypy>=1.11")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def typing(session: nox.Session) -> None:
+    """Type-check a user's program with mypy --strict and pyright strict (tests/typing)."""
+    session.install("-e", ".", "mypy>=1.11", "pyright>=1.1.380")
+    session.run("python", "tests/typing/check.py")
 
 
 @nox.session(python="3.11")
