@@ -11,7 +11,7 @@ from typing import Any, Optional, Union
 import anyio
 import pytest
 
-from tim_oa import ValidationError, webhooks
+from tim_oa import TextElem, ValidationError, webhooks
 from tim_oa.webhooks import WebhookError
 
 from .samples import NOW, SDKAPPID, TOKEN, request_for
@@ -104,8 +104,8 @@ async def test_dispatch_runs_a_handler_on_an_event_built_by_hand() -> None:
     router = make_router()
 
     @router.on(webhooks.BeforeSendMessage)
-    async def moderate(event: webhooks.BeforeSendMessage) -> webhooks.Answer:
-        text = " ".join(e.text for e in event.elements if hasattr(e, "text"))
+    async def moderate(event: webhooks.BeforeSendMessage) -> webhooks.Answer | None:
+        text = " ".join(e.text for e in event.elements if isinstance(e, TextElem))
         return webhooks.ReplaceMessage(text.replace("darn", "d**n")) if "darn" in text else None
 
     event = webhooks.BeforeSendMessage(

@@ -256,6 +256,7 @@ class AfterDeleteSubscriber(Event):
 
 
 class _MessageMixin:
+    __slots__ = ()
     msg_body: tuple[dict[str, Any], ...]
 
     @property

@@ -224,6 +224,7 @@ class WebhookRouter:
         )
         if registered is None:
             return Allow()
+        result: Any = None
         try:
             with anyio.move_on_after(self.deadline) as scope:
                 result = await _run(registered, event)
