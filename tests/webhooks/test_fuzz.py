@@ -14,7 +14,7 @@ from tim_oa.webhooks import WebhookError
 
 from .samples import BODIES, NOW, SDKAPPID, TOKEN, query_for
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -102,7 +102,7 @@ ROUTER = webhooks.WebhookRouter(SDKAPPID, TOKEN, clock=lambda: NOW)
 ROUTER.add_handler(lambda event: None, *webhooks.EVENT_TYPES.values())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(query=queries(), body=bodies())
 def test_handle_returns_an_answer_or_raises_webhook_error(query: Any, body: Any) -> None:
     try:
