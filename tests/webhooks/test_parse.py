@@ -6,6 +6,7 @@ import json
 import logging
 import traceback
 import urllib.parse
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -193,3 +194,17 @@ def test_the_token_is_in_no_message_chain_or_traceback_frame() -> None:
         for frame, _ in traceback.walk_tb(exc.__traceback__):
             for name, value in frame.f_locals.items():
                 assert SECRET not in repr(value), (frame.f_code.co_name, name)
+
+
+def test_an_unreadable_mapping_body_is_a_malformed_body() -> None:
+    class Broken(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise KeyError(key)
+
+        def __iter__(self) -> Iterator[str]:
+            raise RuntimeError("broken")
+
+        def __len__(self) -> int:
+            return 1
+
+    assert reason_of(query_for(EVENT), Broken()) == "body"

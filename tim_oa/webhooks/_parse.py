@@ -174,7 +174,10 @@ def _reject_constant(name: str) -> Any:
 def read_body(body: Any) -> dict[str, Any] | WebhookError:
     """The body as a dict, or the error (returned, not raised)."""
     if isinstance(body, Mapping):
-        return dict(body)
+        try:
+            return dict(body)
+        except Exception:  # an exotic mapping that cannot be read
+            return WebhookError("malformed callback body: unreadable mapping", reason="body")
     if isinstance(body, (bytes, bytearray, memoryview)):
         try:
             body = bytes(body).decode("utf-8-sig")
