@@ -18,22 +18,42 @@ or over a loopback socket (needs the ``emulator`` extra, i.e. uvicorn)::
 (``tim_oa.testing.pytest_plugin``) provides the ``tim_oa_emulator`` and ``tim_oa_session``
 fixtures.
 
+Module map (the way moto splits ``models.py`` from ``responses.py``):
+
+- ``_records``: the records (``AccountRecord``, ``MessageRecord``, ``SubscriberRecord``) and the
+  backend's mutable account;
+- ``_backend``: ``Backend``, typed methods over the state (``create_account``,
+  ``add_subscribers``, ``send``, ``history``, ...) that know nothing of JSON and raise only the
+  service's domain errors;
+- ``_readers``: body readers that read and shape-check one field each (20001 / 6017 / 130007);
+- ``_handlers``: one small handler per command (read the body, call the backend, shape the
+  answer) and ``HANDLERS``, the table from command name to handler;
+- ``_gateway``: the REST gateway every request goes through (route, query, UserSig via
+  ``_usersig``, rate limit via ``_ratelimit``, service switch, body, faults via ``_faults``, the
+  envelope and the request log);
+- three thin adapters over the gateway: ``_asgi`` (the ASGI app), ``_transport`` (the in-process
+  httpx transport) and ``_server`` (uvicorn on a loopback socket);
+- ``_emulator`` (``Emulator``, which wires them), ``_clock`` (``ManualClock``), ``_failure``
+  (the internal error that becomes a FAIL envelope), ``_cli`` and ``pytest_plugin``.
+
 Behaviour the reference leaves open is chosen in the module that implements it and marked
-INFERRED in its docstring: request stages and their codes in ``_asgi``, command semantics in
-``_state``, UserSig rejections in ``_usersig``, fault timing in ``_faults``.
+INFERRED in its docstring: request stages and their codes in ``_gateway``, field rules in
+``_readers``, answer shapes in ``_handlers``, command semantics in ``_backend``, UserSig
+rejections in ``_usersig``, fault timing in ``_faults``.
 
 Importing this package does not need uvicorn; only ``serve`` does.
 """
 
 from __future__ import annotations
 
-from ._asgi import EmulatorApp, RequestRecord
+from ._asgi import EmulatorApp
 from ._cli import main
 from ._clock import ManualClock
 from ._emulator import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, Emulator
 from ._faults import Faults
+from ._gateway import RequestRecord
+from ._records import AccountRecord, MessageRecord, SubscriberRecord
 from ._server import serve, serve_forever
-from ._state import AccountRecord, MessageRecord, SubscriberRecord
 
 __all__ = [
     "DEFAULT_ADMIN",

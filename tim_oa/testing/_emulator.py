@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from .. import _limits as L
-from ._asgi import EmulatorApp, Gateway, RequestRecord
+from ._asgi import EmulatorApp
+from ._backend import Backend
 from ._clock import ManualClock
 from ._failure import Failure
 from ._faults import FaultInjector, Faults
+from ._gateway import Gateway, RequestRecord
+from ._handlers import execute
 from ._ratelimit import CommandRateLimiter
-from ._state import AccountRecord, State
+from ._records import AccountRecord
 from ._transport import EmulatorTransport
 from ._usersig import UserSigVerifier
 
@@ -84,7 +87,7 @@ class Emulator:
         self.clock = clock
         self.seed = seed
         self._lock = threading.Lock()
-        self._state = State(
+        self._backend = Backend(
             clock=clock,
             seed=seed,
             known_users=None if known_users is None else frozenset(known_users),
@@ -97,7 +100,7 @@ class Emulator:
             sdkappid=self.sdkappid,
             admins=self.admins,
             verifier=UserSigVerifier(secret_key),
-            state=self._state,
+            backend=self._backend,
             injector=self._injector,
             limiter=None if rate_limit is None else CommandRateLimiter(rate_limit),
             lock=self._lock,
@@ -144,13 +147,13 @@ class Emulator:
     @property
     def known_users(self) -> frozenset[str] | None:
         """The imported user accounts, or None when any user id is accepted; assignable."""
-        users = self._state.known_users
+        users = self._backend.known_users
         return None if users is None else frozenset(users)
 
     @known_users.setter
     def known_users(self, value: Collection[str] | None) -> None:
         with self._lock:
-            self._state.known_users = None if value is None else frozenset(value)
+            self._backend.known_users = None if value is None else frozenset(value)
 
     # -- clients --
 
@@ -196,7 +199,7 @@ class Emulator:
         """
         with self._lock:
             try:
-                fields = self._state.execute(command, dict(body))
+                fields = execute(self._backend, command, dict(body))
             except Failure as failure:
                 return {
                     "ActionStatus": "FAIL",
@@ -254,17 +257,17 @@ class Emulator:
     def accounts(self) -> dict[str, AccountRecord]:
         """A snapshot of every live account, keyed by id (destroyed ones are gone)."""
         with self._lock:
-            return self._state.snapshot()
+            return self._backend.snapshot()
 
     def account(self, account_id: str) -> AccountRecord:
         """A snapshot of one live account; ``KeyError`` if it does not exist."""
         with self._lock:
-            return self._state.accounts[account_id].snapshot()
+            return self._backend.accounts[account_id].snapshot()
 
     def subscriptions(self, user_id: str) -> frozenset[str]:
         """The ids of the accounts ``user_id`` subscribes to."""
         with self._lock:
-            return frozenset(self._state.user_index.get(user_id, ()))
+            return frozenset(self._backend.user_index.get(user_id, ()))
 
     def reset(self) -> None:
         """Forget all accounts, logged requests, rate-limit state and pending faults.
@@ -273,7 +276,7 @@ class Emulator:
         the random fault stream restart from the seed.
         """
         with self._lock:
-            self._state.reset()
+            self._backend.reset()
             self._gateway.reset()
             self._injector.reset()
 
