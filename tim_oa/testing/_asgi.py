@@ -22,6 +22,10 @@ class DroppedConnection(Exception):
     """
 
 
+class _ClientGone(Exception):
+    """The client disconnected before the request body was complete."""
+
+
 class EmulatorApp:
     """The ASGI 3 application of an emulator (HTTP and lifespan scopes).
 
@@ -30,6 +34,11 @@ class EmulatorApp:
     and its client raises ``httpx.RemoteProtocolError``; in-process, ``Emulator.transport()``
     detects the short body and raises the same error. A bare ``httpx.ASGITransport`` just
     returns the truncated body.
+
+    The body is read only up to the gateway's ``max_body_bytes``: a larger ``content-length`` is
+    refused before a byte of the body is read, and a body that turns out larger (chunked, or a
+    lying header) is refused as soon as the count passes the cap. Either way the rest is never
+    read, and a real server then closes the connection after the answer.
     """
 
     def __init__(self, gateway: Gateway) -> None:
@@ -44,9 +53,10 @@ class EmulatorApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        raw_body = await self._read_body(receive)
-        if raw_body is None:
-            return  # the client went away
+        try:
+            raw_body = await self._read_body(scope, receive, self._gateway.max_body_bytes)
+        except _ClientGone:
+            return
         reply = self._gateway.handle(
             scope["method"], scope["path"], scope.get("query_string", b""), raw_body
         )
@@ -64,13 +74,24 @@ class EmulatorApp:
             raise DroppedConnection("connection dropped on purpose (fault injection)") from exc
 
     @staticmethod
-    async def _read_body(receive: Receive) -> bytes | None:
+    async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes | None:
+        """The body, or None when it is over ``cap`` bytes (the rest is left unread)."""
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"content-length":
+                declared = value.strip()
+                if declared.isdigit() and int(declared) > cap:
+                    return None
         chunks = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
                 return None
-            chunks.append(message.get("body", b""))
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 

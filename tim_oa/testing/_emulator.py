@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -15,7 +16,7 @@ from ._backend import Backend
 from ._clock import ManualClock
 from ._failure import Failure
 from ._faults import FaultInjector, Faults
-from ._gateway import Gateway, RequestRecord
+from ._gateway import MAX_BODY_BYTES, Gateway, RequestRecord
 from ._handlers import execute
 from ._ratelimit import CommandRateLimiter
 from ._records import AccountRecord
@@ -58,6 +59,8 @@ class Emulator:
             disables.
         service_enabled: False makes every command fail with 131000 (service not enabled).
         request_log_size: how many requests ``requests`` keeps (the most recent); None keeps all.
+        max_body_bytes: the largest request body read (default 1 MiB, far above any legal
+            request); a larger one is answered 60002 without being read.
     """
 
     def __init__(
@@ -76,11 +79,14 @@ class Emulator:
         broadcasts_per_hour: int | None = L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
         service_enabled: bool = True,
         request_log_size: int | None = 10_000,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if isinstance(admins, str):
             raise TypeError("admins must be a sequence of identifiers, not one string")
         if not admins:
             raise ValueError("at least one admin identifier is required")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
         self.sdkappid = int(sdkappid)
         self._secret_key = secret_key
         self.admins: tuple[str, ...] = tuple(admins)
@@ -106,6 +112,7 @@ class Emulator:
             lock=self._lock,
             log_size=request_log_size,
             service_enabled=service_enabled,
+            max_body_bytes=max_body_bytes,
         )
         self._app = EmulatorApp(self._gateway)
 
@@ -254,6 +261,19 @@ class Emulator:
             return list(self._gateway.requests)
 
     @property
+    def stats(self) -> Mapping[str, int]:
+        """Counters of what the emulator answered over HTTP since creation or ``reset()``.
+
+        A read-only snapshot with these keys: ``"requests"`` (every HTTP request, answered or
+        dropped), ``"rate_limited"`` (60007 answers for the per-command rate limit),
+        ``"send_paced"`` (60018: a send within a second of the account's last one),
+        ``"hourly_cap"`` (60019: the account's broadcasts per hour), ``"faults"`` (injected
+        faults that fired, targeted or random). ``call()`` is not counted.
+        """
+        with self._lock:
+            return MappingProxyType(dict(self._gateway.stats))
+
+    @property
     def accounts(self) -> dict[str, AccountRecord]:
         """A snapshot of every live account, keyed by id (destroyed ones are gone)."""
         with self._lock:
@@ -270,7 +290,7 @@ class Emulator:
             return frozenset(self._backend.user_index.get(user_id, ()))
 
     def reset(self) -> None:
-        """Forget all accounts, logged requests, rate-limit state and pending faults.
+        """Forget all accounts, logged requests, ``stats``, rate-limit state and pending faults.
 
         Configuration (app, key, admins, limits, random faults, seed) is kept; id generation and
         the random fault stream restart from the seed.

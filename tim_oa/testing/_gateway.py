@@ -4,8 +4,11 @@ The in-process transport, the ASGI app and the socket server are thin adapters o
 ``Gateway``: each hands it the raw method, path, query and body, and sends back its ``Reply``.
 
 Every request goes through these stages, in order; the first failure answers (always HTTP 200 with
-a ``FAIL`` envelope, as the real gateway does):
+a ``FAIL`` envelope, as the real gateway does; never an HTTP 500):
 
+0. body size: a body over ``max_body_bytes`` (``MAX_BODY_BYTES``, 1 MiB, by default) is refused
+   with 60002 before anything else, without reading the rest of it (INFERRED code: the reference
+   names no size limit; 60002 is "HTTP parse error");
 1. path ``/v4/official_account_open_http_svc/{command}`` → else 60009;
 2. method POST → else 60002 (INFERRED; the reference allows 60002 or 60008);
 3. query: ``sdkappid`` missing or empty → 60012, not this app (or not a decimal number) → 60006;
@@ -16,15 +19,25 @@ a ``FAIL`` envelope, as the real gateway does):
    service would);
 5. per-command rate limit → 60007;
 6. service disabled → 131000;
-7. body: empty, not JSON or not a JSON object → 60003 (INFERRED for the empty body: it is not
-   valid JSON and the docs require ``{}``);
+7. body: empty, not JSON, nested too deeply to parse, holding a lone surrogate (not encodable
+   as UTF-8), or not a JSON object → 60003 (INFERRED for the empty body: it is not valid JSON and
+   the docs require ``{}``);
 8. faults (see ``_faults``), then the command itself.
+
+An unexpected exception inside the emulator answers 10002 (internal error) and is logged on the
+``tim_oa.testing`` logger, rather than an HTTP 500 with a traceback.
+
+``MAX_BODY_BYTES`` is 1 MiB, about 14 times the largest legal request: a ``MsgBody`` at its 12 KB
+limit (12,288 bytes of compact UTF-8 JSON) can grow at most six-fold when a client escapes every
+byte as a six-character escape, i.e. 72 KiB, and no other command comes close (100 subscriber ids
+of 32 bytes are about 22 KB even fully escaped; a profile's five texts 4,550 bytes unescaped).
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import logging
 import re
 import threading
 import urllib.parse
@@ -45,6 +58,16 @@ PATH_PREFIX: Final = f"/v4/{L.SERVICE}/"
 _COMMAND_RE: Final = re.compile(r"[A-Za-z0-9_]+")
 _DECIMAL_RE: Final = re.compile(r"[0-9]{1,20}")
 _JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""The default cap on a request body (see the module docstring for how it was sized)."""
+STAT_NAMES: Final = ("requests", "rate_limited", "send_paced", "hourly_cap", "faults")
+"""The counters of ``Emulator.stats``."""
+_STAT_OF_CODE: Final = {
+    int(C.REST_RATE_LIMITED): "rate_limited",
+    int(C.TOO_MANY_REQUESTS): "send_paced",
+    int(C.TOO_MANY_REQUESTS_2): "hourly_cap",
+}
+_logger = logging.getLogger("tim_oa.testing")
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,7 @@ class Gateway:
         lock: threading.Lock,
         log_size: int | None,
         service_enabled: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.sdkappid = sdkappid
         self.admins = frozenset(admins)
@@ -135,20 +159,24 @@ class Gateway:
         self.limiter = limiter
         self.service_enabled = service_enabled
         self.lock = lock
+        self.max_body_bytes = max_body_bytes
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_size)
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self._request_count = 0
 
     def reset(self) -> None:
-        """Forget the request log and the rate-limit buckets."""
+        """Forget the request log, the counters and the rate-limit buckets."""
         self.requests.clear()
+        self.stats = dict.fromkeys(STAT_NAMES, 0)
         self._request_count = 0
         if self.limiter is not None:
             self.limiter.reset()
 
-    def handle(self, method: str, path: str, raw_query: bytes, raw_body: bytes) -> Reply:
-        """Answer one request."""
+    def handle(self, method: str, path: str, raw_query: bytes, raw_body: bytes | None) -> Reply:
+        """Answer one request; ``raw_body`` None means the body was over ``max_body_bytes``."""
         with self.lock:
             now = self.backend.clock()
+            self.stats["requests"] += 1
             self._request_count += 1
             request_id = f"Id-{self._request_count:032x}-O-Seq-{self._request_count}"
             command: str | None = None
@@ -158,6 +186,11 @@ class Gateway:
             fault: FaultAction | None = None
             delay = 0.0
             try:
+                if raw_body is None:
+                    raise Failure(
+                        C.HTTP_PARSE_ERROR,
+                        f"the request body is over the {self.max_body_bytes}-byte limit",
+                    )
                 command = self._route(path)
                 if method != "POST":
                     raise Failure(C.HTTP_PARSE_ERROR, f"method {method} not allowed; use POST")
@@ -185,9 +218,16 @@ class Gateway:
                     code, info, fields = 0, "", {}
             except Failure as failure:
                 code, info, fields = failure.code, failure.info, {}
+            except Exception as exc:  # an emulator bug must still get an envelope
+                _logger.exception("emulator internal error on %s", command)
+                code, info, fields = int(C.INTERNAL_ERROR), f"emulator internal error: {exc!r}", {}
             reply = self._reply(request_id, code, info, fields, fault, delay)
+            if fault is not None:
+                self.stats["faults"] += 1
             if fault is not None and fault.kind == "error":
                 code = fault.code
+            elif fault is None and code in _STAT_OF_CODE:
+                self.stats[_STAT_OF_CODE[code]] += 1
             self.requests.append(
                 RequestRecord(
                     time=now,
@@ -273,6 +313,16 @@ class Gateway:
             body = json.loads(raw_body)
         except ValueError as exc:  # also covers UnicodeDecodeError
             raise Failure(C.JSON_PARSE_ERROR, "the request body is not valid JSON") from exc
+        except RecursionError as exc:
+            raise Failure(C.JSON_PARSE_ERROR, "the request body is nested too deeply") from exc
         if not isinstance(body, dict):
             raise Failure(C.JSON_PARSE_ERROR, "the request body must be a JSON object")
+        try:
+            # JSON may spell a lone surrogate (an escaped D800) that no UTF-8 text can hold;
+            # every later stage encodes strings as UTF-8, so refuse it here.
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Failure(C.JSON_PARSE_ERROR, "the request body holds a lone surrogate") from exc
+        except RecursionError as exc:
+            raise Failure(C.JSON_PARSE_ERROR, "the request body is nested too deeply") from exc
         return body

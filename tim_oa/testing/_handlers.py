@@ -4,7 +4,15 @@ Each handler reads and checks every field of the body first (``_readers``), and 
 the backend, so a malformed request never reports a lookup error such as 130004. ``HANDLERS``
 maps each of the twelve command names to its handler.
 
-Choices the reference leaves open (all INFERRED) are noted where they are made.
+Answers the reference does not show field by field (INFERRED; a client must not depend on them):
+
+- unfiltered ``get_official_account_info`` and ``get_subscribed_official_account_list`` items
+  carry ``MaxSubscriberNum`` besides the nine filter fields. The reference does not list it
+  among the returned fields (§4.4: "whether MaxSubscriberNum is returnable ... UNKNOWN"); it is
+  kept because the project's CLI tests read it back, and is the first thing to drop;
+- a recall result carries ``MsgSeq`` besides ``MsgKey`` and ``RetCode``: the reference cites only
+  the doocs SDK's model for it (§4.12); 0 for a key never sent. Other choices the reference leaves
+open (all INFERRED) are noted where they are made.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from ._records import MessageRecord, is_valid_account_id
 Handler = Callable[[Backend, Body], Body]
 
 ALL_ACCOUNT_FIELDS: Final = (*L.ACCOUNT_FILTER_FIELDS, "MaxSubscriberNum")
-"""Account fields returned when no ``OfficialAccountBaseInfoFilter`` is given."""
+"""Account fields returned when no ``OfficialAccountBaseInfoFilter`` is given: the filter's nine
+(reference §4.4 and §4.9) plus ``MaxSubscriberNum`` (INFERRED; see the module docstring)."""
 
 MESSAGE_TYPES: Final = frozenset(
     {
