@@ -41,19 +41,43 @@ INFERRED in its docstring: request stages and their codes in ``_gateway``, field
 ``_readers``, answer shapes in ``_handlers``, command semantics in ``_backend``, UserSig
 rejections in ``_usersig``, fault timing in ``_faults``.
 
-Importing this package does not need uvicorn; only ``serve`` does.
+Importing this package does not need uvicorn (only ``serve`` does) and costs almost nothing:
+its names are imported on first use (PEP 562), so the pytest plugin stays cheap in test runs
+that never touch the emulator.
 """
 
 from __future__ import annotations
 
-from ._asgi import EmulatorApp
-from ._cli import main
-from ._clock import ManualClock
-from ._emulator import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, Emulator
-from ._faults import Faults
-from ._gateway import RequestRecord
-from ._records import AccountRecord, MessageRecord, SubscriberRecord
-from ._server import serve, serve_forever
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._asgi import EmulatorApp
+    from ._cli import main
+    from ._clock import ManualClock, SessionClock
+    from ._emulator import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, Emulator
+    from ._faults import Faults
+    from ._gateway import RequestRecord
+    from ._records import AccountRecord, MessageRecord, SubscriberRecord
+    from ._server import serve, serve_forever
+
+_HOMES = {
+    "DEFAULT_ADMIN": "._emulator",
+    "DEFAULT_SDKAPPID": "._emulator",
+    "DEFAULT_SECRET_KEY": "._emulator",
+    "AccountRecord": "._records",
+    "Emulator": "._emulator",
+    "EmulatorApp": "._asgi",
+    "Faults": "._faults",
+    "ManualClock": "._clock",
+    "MessageRecord": "._records",
+    "RequestRecord": "._gateway",
+    "SessionClock": "._clock",
+    "SubscriberRecord": "._records",
+    "main": "._cli",
+    "serve": "._server",
+    "serve_forever": "._server",
+}
 
 __all__ = [
     "DEFAULT_ADMIN",
@@ -66,8 +90,23 @@ __all__ = [
     "ManualClock",
     "MessageRecord",
     "RequestRecord",
+    "SessionClock",
     "SubscriberRecord",
     "main",
     "serve",
     "serve_forever",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -13,7 +13,7 @@ import httpx
 from .. import _limits as L
 from ._asgi import EmulatorApp
 from ._backend import Backend
-from ._clock import ManualClock
+from ._clock import ManualClock, SessionClock
 from ._failure import Failure
 from ._faults import FaultInjector, Faults
 from ._gateway import MAX_BODY_BYTES, Gateway, RequestRecord
@@ -299,6 +299,17 @@ class Emulator:
             self._backend.reset()
             self._gateway.reset()
             self._injector.reset()
+
+    def clock_for_session(self) -> SessionClock:
+        """A clock for ``Session(clock=...)`` that waits in this emulator's manual time.
+
+        The session's backoff, pacing and rate-limit waits then advance the ``ManualClock``
+        instead of sleeping (see ``SessionClock``). Raises ``TypeError`` when the emulator was
+        built with another clock.
+        """
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("clock_for_session() needs Emulator(clock=ManualClock())")
+        return SessionClock(self.clock)
 
     def advance(self, seconds: float) -> float:
         """Move a ``ManualClock`` forward and return the new time.
