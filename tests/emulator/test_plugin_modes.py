@@ -47,6 +47,32 @@ USER_TESTS = textwrap.dedent(
 )
 
 
+# The README's webhook example needs an ``app``: a bare ASGI receiver that refuses "bot" users.
+WEBHOOK_APP = textwrap.dedent(
+    """
+    import json
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        event = json.loads(body)
+        answer = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+        if event["CallbackCommand"] == "OfficialAccount.CallbackBeforeAddSubscriber":
+            users = [i["Subscriber_Account"] for i in event["SubscribeAccountList"]]
+            answer["RefusedSubscribers_Account"] = [u for u in users if u.startswith("bot")]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+    """
+)
+
+
 def _readme_fixture_blocks() -> list[str]:
     """The README's pytest examples (the blocks that use the plugin's fixtures)."""
     readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
@@ -55,7 +81,7 @@ def _readme_fixture_blocks() -> list[str]:
     )
     assert section
     blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
-    return [block for block in blocks if "tim_oa_session" in block]
+    return [textwrap.dedent(block) for block in blocks if "tim_oa_session" in block]
 
 
 def _plugin_args() -> list[str]:
@@ -70,15 +96,15 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_readme_examples_run_as_written(pytester: pytest.Pytester, mode: str) -> None:
     blocks = _readme_fixture_blocks()
-    assert len(blocks) == 2
-    header = "import pytest\nimport tim_oa\nfrom tim_oa.testing import ManualClock\n\n"
+    assert len(blocks) == 3
+    header = "import pytest\nimport tim_oa\nfrom tim_oa.testing import ManualClock\n" + WEBHOOK_APP
     pytester.makeini(f"[pytest]\nasyncio_mode = {mode}\n")
     pytester.makepyfile(
         test_user=USER_TESTS,
         test_readme_blocks=header + "\n\n".join(blocks).replace("...", "pass"),
     )
     result = _run(pytester)
-    result.assert_outcomes(passed=4 + 3)
+    result.assert_outcomes(passed=4 + 4)
 
 
 def test_anyio_marked_tests_without_pytest_asyncio(pytester: pytest.Pytester) -> None:
@@ -109,6 +135,32 @@ def test_loading_the_plugin_does_not_import_the_emulator() -> None:
     assert out.strip() == "['tim_oa.testing.pytest_plugin']"
 
 
+# The README's webhook example needs an ``app``: a bare ASGI receiver that refuses "bot" users.
+WEBHOOK_APP = textwrap.dedent(
+    """
+    import json
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        event = json.loads(body)
+        answer = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
+        if event["CallbackCommand"] == "OfficialAccount.CallbackBeforeAddSubscriber":
+            users = [i["Subscriber_Account"] for i in event["SubscribeAccountList"]]
+            answer["RefusedSubscribers_Account"] = [u for u in users if u.startswith("bot")]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+    """
+)
+
+
 def _readme_fixture_blocks() -> list[str]:
     readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = re.search(
@@ -116,4 +168,4 @@ def _readme_fixture_blocks() -> list[str]:
     )
     assert section
     blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
-    return [block for block in blocks if "tim_oa_session" in block]
+    return [textwrap.dedent(block) for block in blocks if "tim_oa_session" in block]

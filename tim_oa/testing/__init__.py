@@ -1,8 +1,8 @@
 """An in-memory Official Account service for tests: the tim_oa emulator.
 
 ``Emulator`` implements the twelve Official Account commands, statefully and in memory, with the
-API's validation, error codes, limits, pagination and UserSig verification, plus seeded fault
-injection. Use it in-process::
+API's validation, error codes, limits, pagination and UserSig verification, seeded fault
+injection, and the 11 webhook callbacks sent to a URL or an in-process ASGI app. Use it in-process::
 
     emulator = Emulator()
     async with emulator.session() as oa:          # a tim_oa.Session bound to it
@@ -26,11 +26,15 @@ Module map (the way moto splits ``models.py`` from ``responses.py``):
   ``add_subscribers``, ``send``, ``history``, ...) that know nothing of JSON and raise only the
   service's domain errors;
 - ``_readers``: body readers that read and shape-check one field each (20001 / 6017 / 130007);
-- ``_handlers``: one small handler per command (read the body, call the backend, shape the
-  answer) and ``HANDLERS``, the table from command name to handler;
+- ``_handlers``: the table from command name to handler (``HANDLERS``); the handlers, one small
+  function per command (read the body, call the backend, shape the answer), live by group in
+  ``_handle_accounts``, ``_handle_subscribers`` and ``_handle_messages``, and share ``_call``
+  (the request's ``Call`` and the ``Pending`` answer of a before webhook);
 - ``_gateway``: the REST gateway every request goes through (route, query, UserSig via
   ``_usersig``, rate limit via ``_ratelimit``, service switch, body, faults via ``_faults``, the
   envelope and the request log);
+- ``_webhooks``: sending the 11 Official Account callbacks (``Sign``/``RequestTime``), reading
+  the answers of the three before callbacks, and delivering the after ones in the background;
 - three thin adapters over the gateway: ``_asgi`` (the ASGI app), ``_transport`` (the in-process
   httpx transport) and ``_server`` (uvicorn on a loopback socket);
 - ``_emulator`` (``Emulator``, which wires them), ``_clock`` (``ManualClock``), ``_failure``
@@ -38,8 +42,9 @@ Module map (the way moto splits ``models.py`` from ``responses.py``):
 
 Behaviour the reference leaves open is chosen in the module that implements it and marked
 INFERRED in its docstring: request stages and their codes in ``_gateway``, field rules in
-``_readers``, answer shapes in ``_handlers``, command semantics in ``_backend``, UserSig
-rejections in ``_usersig``, fault timing in ``_faults``.
+``_readers``, answer shapes in the ``_handle_*`` modules, command semantics in ``_backend``,
+UserSig rejections in ``_usersig``, fault timing in ``_faults``, webhook answers in
+``_webhooks``.
 
 Importing this package does not need uvicorn (only ``serve`` does) and costs almost nothing:
 its names are imported on first use (PEP 562), so the pytest plugin stays cheap in test runs

@@ -57,7 +57,7 @@ class EmulatorApp:
             raw_body = await self._read_body(scope, receive, self._gateway.max_body_bytes)
         except _ClientGone:
             return
-        reply = self._gateway.handle(
+        reply = await self._gateway.handle(
             scope["method"], scope["path"], scope.get("query_string", b""), raw_body
         )
         if reply.delay > 0:

@@ -214,15 +214,25 @@ class Backend:
             raise Failure(C.OA_SUBSCRIPTION_LIMIT, "the users subscribe to too many accounts")
         return account
 
-    def add_subscribers(self, account_id: str, user_ids: Sequence[str]) -> list[int]:
-        """Subscribe each user; return each one's Result (1 added, 2 already, 0 failed)."""
+    def add_subscribers(
+        self, account_id: str, user_ids: Sequence[str], *, refused: Collection[str] = ()
+    ) -> list[int]:
+        """Subscribe each user; return each one's Result (1 added, 2 already, 0 failed).
+
+        ``refused`` users (turned away by the before-subscribe webhook) get Result 0 (INFERRED).
+        """
         account = self.check_add_subscribers(account_id, user_ids)
         now = self.now()
         results = []
         for user in user_ids:
             if user in account.subscribers:
                 result = RESULT_UNCHANGED
-            elif not self.is_known(user) or account.is_full or self.at_subscription_cap(user):
+            elif (
+                user in refused
+                or not self.is_known(user)
+                or account.is_full
+                or self.at_subscription_cap(user)
+            ):
                 result = RESULT_FAILED
             else:
                 self._subscribe(account, user, now)
@@ -258,27 +268,20 @@ class Backend:
 
     # -- messages --
 
-    def send(
-        self,
-        account_id: str,
-        msg_body: list[Any],
-        msg_random: int,
-        *,
-        cloud_custom_data: str | None = None,
-        offline_push_info: dict[str, Any] | None = None,
-        online_only: bool = False,
-        send_msg_control: Sequence[str] = (),
-    ) -> tuple[int, str]:
-        """Store and pace one broadcast; return its ``(MsgTime, MsgKey)``.
+    def check_send(
+        self, account_id: str, msg_body: list[Any], msg_random: int
+    ) -> tuple[int, str] | None:
+        """The ``(MsgTime, MsgKey)`` of the original if this send is a duplicate, else None.
 
-        The same ``MsgBody`` and ``Random`` within the duplicate window answer with the original
-        message and store nothing (INFERRED: Tencent only says the later one is "discarded"). This
-        is what makes a retried send with the same Random safe.
+        Raises the pacing error a new send would get now. The same ``MsgBody`` and ``Random``
+        within the duplicate window answer with the original message and store nothing
+        (INFERRED: Tencent only says the later one is "discarded"). This is what makes a retried
+        send with the same Random safe.
         """
         account = self.get(account_id)
         now = self.clock()
-        dedup_key = self._dedup_key(account, msg_body, msg_random, now)
-        if (hit := account.dedup.get(dedup_key)) is not None:
+        hit = account.dedup.get(self._dedup_key(account, msg_body, msg_random, now))
+        if hit is not None:
             return hit[1], hit[2]
         # Which codes the pacing limits return is not published (INFERRED: 60018, 60019).
         broken = account.pacer.check(now)
@@ -288,28 +291,59 @@ class Backend:
             raise Failure(
                 C.TOO_MANY_REQUESTS_2, "this Official Account reached its broadcasts per hour"
             )
+        return None
+
+    def send(
+        self,
+        account_id: str,
+        msg_body: list[Any],
+        msg_random: int,
+        *,
+        stored_body: list[Any] | None = None,
+        cloud_custom_data: str | None = None,
+        offline_push_info: dict[str, Any] | None = None,
+        online_only: bool = False,
+        send_msg_control: Sequence[str] = (),
+        discard: bool = False,
+    ) -> tuple[int, str]:
+        """Pace and store one broadcast; return its ``(MsgTime, MsgKey)`` (see ``check_send``).
+
+        ``msg_body`` is the body as sent (what duplicates are recognised by); ``stored_body``,
+        when given, is what is stored and delivered instead (a before-send webhook's rewrite).
+        ``discard`` (the webhook's silent drop) takes a key and counts for pacing and duplicates
+        but stores nothing (INFERRED: the sender was told the send happened).
+        """
+        original = self.check_send(account_id, msg_body, msg_random)
+        if original is not None:
+            return original
+        account = self.get(account_id)
+        now = self.clock()
         seq = account.next_msg_seq
         account.next_msg_seq += 1
         msg_time = int(now)
-        message = MessageRecord(
-            seq=seq,
-            key=f"{seq}_1_{msg_time}",
-            time=msg_time,
-            random=msg_random,
-            from_account=account_id,
-            body=msg_body,
-            cloud_custom_data=cloud_custom_data,
-            offline_push_info=offline_push_info,
-            online_only=online_only,
-            send_msg_control=tuple(send_msg_control),
-        )
-        account.msg_index[message.key] = len(account.messages)
-        account.messages.append(message)
+        key = f"{seq}_1_{msg_time}"
+        if not discard:
+            account.msg_index[key] = len(account.messages)
+            account.messages.append(
+                MessageRecord(
+                    seq=seq,
+                    key=key,
+                    time=msg_time,
+                    random=msg_random,
+                    from_account=account_id,
+                    body=msg_body if stored_body is None else stored_body,
+                    cloud_custom_data=cloud_custom_data,
+                    offline_push_info=offline_push_info,
+                    online_only=online_only,
+                    send_msg_control=tuple(send_msg_control),
+                )
+            )
+            account.last_msg_time = msg_time
         account.pacer.record(now)
-        account.dedup[dedup_key] = (now, msg_time, message.key)
+        dedup_key = (_canonical_json(msg_body), msg_random)
+        account.dedup[dedup_key] = (now, msg_time, key)
         account.dedup_order.append((now, dedup_key))
-        account.last_msg_time = msg_time
-        return msg_time, message.key
+        return msg_time, key
 
     @staticmethod
     def _dedup_key(

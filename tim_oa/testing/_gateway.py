@@ -22,7 +22,9 @@ a ``FAIL`` envelope, as the real gateway does; never an HTTP 500):
 7. body: empty, not JSON, nested too deeply to parse, holding a lone surrogate (not encodable
    as UTF-8), or not a JSON object → 60003 (INFERRED for the empty body: it is not valid JSON and
    the docs require ``{}``);
-8. faults (see ``_faults``), then the command itself.
+8. faults (see ``_faults``), then the command itself, with its webhooks (see ``_webhooks``):
+   a before callback is awaited with the lock released, after callbacks are queued once the
+   request is answered.
 
 An unexpected exception inside the emulator answers 10002 (internal error) and is logged on the
 ``tim_oa.testing`` logger, rather than an HTTP 500 with a traceback.
@@ -41,8 +43,8 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .. import _limits as L
@@ -50,9 +52,10 @@ from .._codes import ErrorCode as C
 from ._backend import Backend
 from ._failure import Failure
 from ._faults import FaultAction, FaultInjector
-from ._handlers import execute
+from ._handlers import Call, Pending, Result, execute, is_valid_msg_body
 from ._ratelimit import CommandRateLimiter
 from ._usersig import UserSigVerifier
+from ._webhooks import WebhookSender
 
 PATH_PREFIX: Final = f"/v4/{L.SERVICE}/"
 _COMMAND_RE: Final = re.compile(r"[A-Za-z0-9_]+")
@@ -134,8 +137,30 @@ def _envelope(request_id: str, code: int, info: str, fields: Mapping[str, Any]) 
     return _encode(document)
 
 
+@dataclass
+class _Exchange:
+    """One request on its way through the gateway."""
+
+    method: str
+    path: str
+    now: float
+    request_id: str
+    command: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    executed: bool = False
+    fault: FaultAction | None = None
+    after_fault: FaultAction | None = None
+    delay: float = 0.0
+    call: Call = field(default_factory=lambda: Call(""))
+    pending: Pending | None = None
+    code: int = 0
+    info: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Gateway:
-    """Turns one raw HTTP request into a ``Reply``, synchronously, under the emulator's lock."""
+    """Turns one raw HTTP request into a ``Reply``, under the emulator's lock."""
 
     def __init__(
         self,
@@ -150,6 +175,7 @@ class Gateway:
         log_size: int | None,
         service_enabled: bool = True,
         max_body_bytes: int = MAX_BODY_BYTES,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.sdkappid = sdkappid
         self.admins = frozenset(admins)
@@ -160,6 +186,7 @@ class Gateway:
         self.service_enabled = service_enabled
         self.lock = lock
         self.max_body_bytes = max_body_bytes
+        self.webhooks = webhooks
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_size)
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self._request_count = 0
@@ -172,78 +199,124 @@ class Gateway:
         if self.limiter is not None:
             self.limiter.reset()
 
-    def handle(self, method: str, path: str, raw_query: bytes, raw_body: bytes | None) -> Reply:
-        """Answer one request; ``raw_body`` None means the body was over ``max_body_bytes``."""
+    async def handle(
+        self, method: str, path: str, raw_query: bytes, raw_body: bytes | None
+    ) -> Reply:
+        """Answer one request; ``raw_body`` None means the body was over ``max_body_bytes``.
+
+        Runs under the emulator's lock, except while a before callback is awaited: the request
+        is checked and planned (locked), the webhook answers (unlocked), and the command is
+        applied (locked again, re-checking the state).
+        """
         with self.lock:
-            now = self.backend.clock()
-            self.stats["requests"] += 1
-            self._request_count += 1
-            request_id = f"Id-{self._request_count:032x}-O-Seq-{self._request_count}"
-            command: str | None = None
-            query: dict[str, str] = {}
-            body: Any = None
-            executed = False
-            fault: FaultAction | None = None
-            delay = 0.0
-            try:
-                if raw_body is None:
-                    raise Failure(
-                        C.HTTP_PARSE_ERROR,
-                        f"the request body is over the {self.max_body_bytes}-byte limit",
-                    )
-                command = self._route(path)
-                if method != "POST":
-                    raise Failure(C.HTTP_PARSE_ERROR, f"method {method} not allowed; use POST")
-                query = self._parse_query(raw_query)
-                self._check_query(query, now)
-                if command not in L.COMMANDS:
-                    raise Failure(C.INVALID_COMMAND, f"unknown command {command!r}")
-                if self.limiter is not None and not self.limiter.try_acquire(command, now):
-                    raise Failure(C.REST_RATE_LIMITED, f"{command} call frequency over limit")
-                if not self.service_enabled:
-                    raise Failure(
-                        C.OA_SERVICE_NOT_ENABLED, "Official Accounts are not enabled for this app"
-                    )
-                body = self._parse_body(raw_body)
-                plan = self.injector.plan(command)
-                delay, fault = plan.latency, plan.before
-                if fault is None:
-                    executed = True
-                    try:
-                        code, info, fields = 0, "", execute(self.backend, command, body)
-                    except Failure as failure:
-                        code, info, fields = failure.code, failure.info, {}
-                    fault = plan.after
-                else:
-                    code, info, fields = 0, "", {}
-            except Failure as failure:
-                code, info, fields = failure.code, failure.info, {}
-            except Exception as exc:  # an emulator bug must still get an envelope
-                _logger.exception("emulator internal error on %s", command)
-                code, info, fields = int(C.INTERNAL_ERROR), f"emulator internal error: {exc!r}", {}
-            reply = self._reply(request_id, code, info, fields, fault, delay)
-            if fault is not None:
-                self.stats["faults"] += 1
-            if fault is not None and fault.kind == "error":
-                code = fault.code
-            elif fault is None and code in _STAT_OF_CODE:
-                self.stats[_STAT_OF_CODE[code]] += 1
-            self.requests.append(
-                RequestRecord(
-                    time=now,
-                    method=method,
-                    path=path,
-                    command=command,
-                    query={k: ("<redacted>" if k == "usersig" else v) for k, v in query.items()},
-                    body=body,
-                    http_status=reply.status,
-                    error_code=None if fault is not None and fault.kind != "error" else code,
-                    request_id=None if reply.drop or reply.status != 200 else request_id,
-                    executed=executed,
-                    fault=None if fault is None else fault.kind,
-                )
+            exchange = self._start(method, path, raw_query, raw_body)
+        pending = exchange.pending
+        if pending is not None and self.webhooks is not None:
+            body = self.webhooks.body(pending.command, pending.fields)
+            decision = await self.webhooks.before(pending.command, body, is_valid_msg_body)
+            with self.lock:
+                self._run(exchange, lambda: pending.finish(decision))
+        with self.lock:
+            reply = self._end(exchange)
+        if self.webhooks is not None and exchange.call.events:
+            self.webhooks.enqueue(
+                [(cmd, self.webhooks.body(cmd, fields)) for cmd, fields in exchange.call.events]
             )
-            return reply
+        return reply
+
+    def _start(self, method: str, path: str, raw_query: bytes, raw_body: bytes | None) -> _Exchange:
+        """Every stage up to the command, and the command itself unless it awaits a webhook."""
+        self.stats["requests"] += 1
+        self._request_count += 1
+        exchange = _Exchange(
+            method=method,
+            path=path,
+            now=self.backend.clock(),
+            request_id=f"Id-{self._request_count:032x}-O-Seq-{self._request_count}",
+        )
+
+        def stages() -> Result:
+            if raw_body is None:
+                raise Failure(
+                    C.HTTP_PARSE_ERROR,
+                    f"the request body is over the {self.max_body_bytes}-byte limit",
+                )
+            command = exchange.command = self._route(path)
+            if method != "POST":
+                raise Failure(C.HTTP_PARSE_ERROR, f"method {method} not allowed; use POST")
+            query = exchange.query = self._parse_query(raw_query)
+            self._check_query(query, exchange.now)
+            if command not in L.COMMANDS:
+                raise Failure(C.INVALID_COMMAND, f"unknown command {command!r}")
+            if self.limiter is not None and not self.limiter.try_acquire(command, exchange.now):
+                raise Failure(C.REST_RATE_LIMITED, f"{command} call frequency over limit")
+            if not self.service_enabled:
+                raise Failure(
+                    C.OA_SERVICE_NOT_ENABLED, "Official Accounts are not enabled for this app"
+                )
+            body = exchange.body = self._parse_body(raw_body)
+            plan = self.injector.plan(command)
+            exchange.delay, exchange.fault = plan.latency, plan.before
+            if exchange.fault is not None:
+                return {}
+            exchange.executed = True
+            exchange.after_fault = plan.after
+            exchange.call = Call(query["identifier"], webhooks=self.webhooks is not None)
+            return execute(self.backend, command, body, exchange.call)
+
+        self._run(exchange, stages)
+        return exchange
+
+    def _run(self, exchange: _Exchange, step: Callable[[], Result]) -> None:
+        """Run a step; keep its answer, its ``Pending`` or its error code on the exchange."""
+        exchange.pending = None
+        try:
+            result = step()
+        except Failure as failure:
+            exchange.code, exchange.info, exchange.fields = failure.code, failure.info, {}
+        except Exception as exc:  # an emulator bug must still get an envelope
+            _logger.exception("emulator internal error on %s", exchange.command)
+            exchange.code, exchange.fields = int(C.INTERNAL_ERROR), {}
+            exchange.info = f"emulator internal error: {exc!r}"
+        else:
+            if isinstance(result, Pending):
+                exchange.pending = result
+            else:
+                exchange.code, exchange.info, exchange.fields = 0, "", result
+        if exchange.code != 0:
+            exchange.call.events.clear()  # a failed request causes no callback
+
+    def _end(self, exchange: _Exchange) -> Reply:
+        """Build the reply, count it and log it."""
+        fault = exchange.fault or (exchange.after_fault if exchange.executed else None)
+        code = exchange.code
+        reply = self._reply(
+            exchange.request_id, code, exchange.info, exchange.fields, fault, exchange.delay
+        )
+        if fault is not None:
+            self.stats["faults"] += 1
+        if fault is not None and fault.kind == "error":
+            code = fault.code
+        elif fault is None and code in _STAT_OF_CODE:
+            self.stats[_STAT_OF_CODE[code]] += 1
+        self.requests.append(
+            RequestRecord(
+                time=exchange.now,
+                method=exchange.method,
+                path=exchange.path,
+                command=exchange.command,
+                query={
+                    k: ("<redacted>" if k == "usersig" else v) for k, v in exchange.query.items()
+                },
+                body=exchange.body,
+                http_status=reply.status,
+                error_code=None if fault is not None and fault.kind != "error" else code,
+                request_id=None if reply.drop or reply.status != 200 else exchange.request_id,
+                executed=exchange.executed,
+                fault=None if fault is None else fault.kind,
+            )
+        )
+        return reply
 
     @staticmethod
     def _reply(

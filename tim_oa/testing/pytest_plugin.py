@@ -6,9 +6,11 @@ Registered as the ``tim_oa`` pytest plugin when tim_oa is installed; or enable i
 Fixtures:
     tim_oa_emulator: a fresh ``Emulator()`` (default app, key and admin) for each test. Mark a
         test ``@pytest.mark.tim_oa_emulator(**options)`` to build it with ``Emulator(**options)``
-        instead, e.g. ``@pytest.mark.tim_oa_emulator(clock=ManualClock(), seed=7)``.
+        instead, e.g. ``@pytest.mark.tim_oa_emulator(clock=ManualClock(), seed=7)``, or wire it
+        to your webhook ASGI app in one line:
+        ``@pytest.mark.tim_oa_emulator(webhook_app=app, webhook_token="my-token")``.
     tim_oa_session: an async fixture yielding ``tim_oa_emulator.session()``, closed after the
-        test.
+        test; its teardown also lets after webhooks still queued be delivered.
     tim_oa_session_factory: an async fixture yielding a function ``(**options) -> Session`` that
         builds sessions bound to ``tim_oa_emulator`` with any ``Session`` option
         (``max_retries=0``, ``identifier=...``); every session it made is closed after the test.
@@ -94,6 +96,7 @@ async def _session(tim_oa_emulator: Emulator) -> AsyncIterator[Session]:
         yield session
     finally:
         await session.aclose()
+        await _webhooks_idle(tim_oa_emulator)
 
 
 async def _session_factory(
@@ -112,6 +115,20 @@ async def _session_factory(
     finally:
         for session in made:
             await session.aclose()
+        await _webhooks_idle(tim_oa_emulator)
+
+
+async def _webhooks_idle(emulator: Emulator) -> None:
+    """Let after callbacks still queued be delivered on the test's own event loop."""
+    import anyio
+
+    with anyio.move_on_after(_grace(emulator)):
+        await emulator.webhooks_idle()
+
+
+def _grace(emulator: Emulator) -> float:
+    """How long teardown waits for queued after callbacks: a little over one delivery."""
+    return 2 * emulator.webhook_timeout + 1
 
 
 def _async_fixture() -> Callable[..., Any]:
