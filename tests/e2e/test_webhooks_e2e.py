@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from typing import Any
@@ -122,3 +123,22 @@ async def test_the_plugin_wires_a_webhook_app_in_one_line(
         await tim_oa_session.create_account("owner", "News")
     assert info.value.code == 20006
     assert [r.command for r in tim_oa_emulator.webhook_log] == [P + "BeforeCreateOfficialAccount"]
+
+
+def test_after_callbacks_survive_an_event_loop_that_went_away() -> None:
+    # A module-level emulator used by two asyncio.run() calls: the first loop ends before its
+    # after callback is delivered; the second loop's callbacks must still be delivered.
+    hook = Hook()
+    emulator = Emulator(webhook_app=hook)
+
+    async def create(name: str, wait: bool) -> None:
+        async with emulator.session() as oa:
+            await oa.create_account("owner", name)
+        if wait:
+            with anyio.fail_after(5):
+                await emulator.webhooks_idle()
+
+    asyncio.run(create("First", wait=False))
+    asyncio.run(create("Second", wait=True))
+    names = [body["Name"] for body in hook.bodies(P + "AfterCreateOfficialAccount")]
+    assert "Second" in names

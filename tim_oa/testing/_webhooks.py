@@ -196,6 +196,7 @@ class _Outbox:
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
     draining: bool = False
     worker: asyncio.Task[None] | None = None
+    token: object = None
 
 
 class WebhookSender:
@@ -257,13 +258,15 @@ class WebhookSender:
         """Queue after callbacks and make sure a task on this event loop delivers them."""
         if not events:
             return
+        token = object()
         with self._lock:
-            self._outbox.events.extend(events)
             outbox = self._outbox
+            outbox.events.extend(events)
             worker = outbox.worker
-            if outbox.draining and not (worker is not None and worker.done()):
-                return
-            outbox.draining = True
+            stale = worker is not None and (worker.done() or worker.get_loop().is_closed())
+            if outbox.draining and not stale:
+                return  # the running worker will deliver these too
+            outbox.draining, outbox.token, outbox.worker = True, token, None
         try:
             library = sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
@@ -271,11 +274,12 @@ class WebhookSender:
         if library == "trio":
             import trio
 
-            trio.lowlevel.spawn_system_task(self._drain)
+            trio.lowlevel.spawn_system_task(self._drain, token)
         else:
-            task = asyncio.get_running_loop().create_task(self._drain())
+            task = asyncio.get_running_loop().create_task(self._drain(token))
             with self._lock:
-                outbox.worker = task
+                if outbox.token is token:
+                    outbox.worker = task
 
     async def idle(self) -> None:
         """Wait until every queued after callback was delivered (or given up on)."""
@@ -285,18 +289,25 @@ class WebhookSender:
                     return
             await anyio.sleep(0.002)
 
-    async def _drain(self) -> None:
+    async def _drain(self, token: object) -> None:
+        outbox = self._outbox
         try:
             while True:
                 with self._lock:
-                    if not self._outbox.events:
+                    if outbox.token is not token:
+                        return  # replaced by a newer worker (this one's loop went away)
+                    if not outbox.events:
+                        # Stop in the same locked step that saw the queue empty, so an event
+                        # queued right after starts a new worker instead of being stranded.
+                        outbox.draining, outbox.worker = False, None
                         return
-                    command, body = self._outbox.events.popleft()
+                    command, body = outbox.events.popleft()
                 await self._post(command, body, None)
-        finally:
+        except BaseException:
             with self._lock:
-                self._outbox.draining = False
-                self._outbox.worker = None
+                if outbox.token is token:
+                    outbox.draining, outbox.worker = False, None
+            raise
 
     async def _post(
         self,
