@@ -36,3 +36,37 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self():.3f})"
+
+
+class SessionClock:
+    """A ``tim_oa.limiters.Clock`` over a ``ManualClock``, for a session's own waits.
+
+    ``monotonic()`` is the manual time; ``sleep(s)`` moves the manual clock ``s`` seconds forward
+    and yields to the event loop once. A session given this clock waits out its backoff, pacing
+    and rate limits in virtual time, and the emulator sharing the ``ManualClock`` sees that time
+    pass, so a test of a retry or a paced send takes milliseconds. Get one from
+    ``Emulator.clock_for_session()``.
+
+    Tasks sleeping side by side each move the clock by their own wait, one after the other, so
+    virtual time runs ahead of the wall time the same waits would take concurrently (three tasks
+    sleeping one second end three seconds later). Waits never end early, which is what pacing
+    and rate-limit tests need.
+    """
+
+    def __init__(self, clock: ManualClock) -> None:
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"SessionClock({self._clock!r})"
+
+    def monotonic(self) -> float:
+        """The manual clock's current time."""
+        return self._clock()
+
+    async def sleep(self, seconds: float) -> None:
+        """Move the manual clock ``seconds`` forward and yield to the event loop once."""
+        import anyio.lowlevel  # lazy: keeps ``import tim_oa.testing`` cheap
+
+        if seconds > 0:
+            self._clock.advance(seconds)
+        await anyio.lowlevel.checkpoint()
