@@ -435,3 +435,31 @@ def test_requests_carry_a_json_body_under_pacing() -> None:
         return bodies
 
     assert on_virtual_clock(main) == [{"Official_Account": f"@TOA#_{i}"} for i in range(3)]
+
+
+def test_waiters_of_an_abandoned_event_loop_do_not_block_the_next_one() -> None:
+    """A session reused under a second ``asyncio.run`` after the first loop was left with a
+    caller queued in the pacer: the new loop's caller is served, not queued behind it."""
+    import asyncio
+
+    pacer = Pacer(20.0)
+    old_loop = asyncio.new_event_loop()
+
+    async def queued_forever() -> None:
+        await pacer.acquire()
+        await pacer.acquire()  # queued as the head, asleep in the old loop
+
+    task = old_loop.create_task(queued_forever())
+    old_loop.run_until_complete(asyncio.sleep(0.01))
+    assert not task.done()
+
+    async def next_call() -> None:
+        with anyio.fail_after(2):
+            await pacer.acquire()
+
+    try:
+        asyncio.run(next_call())
+    finally:
+        task.cancel()
+        old_loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        old_loop.close()

@@ -315,6 +315,25 @@ async def test_no_usersig_in_tracebacks_from_a_failing_transport() -> None:
         tb = tb.tb_next
 
 
+async def test_other_errors_of_ours_are_final_and_leave_without_transport_frames() -> None:
+    calls = 0
+
+    class OtherLoop:
+        async def post(self, command: str, path: str, query: str, *a: Any, **kw: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            raise tim_oa.EventLoopError("this client belongs to another event loop")
+
+    oa = session(usersig=SECRET_SIG)
+    oa._shared.transport = OtherLoop()  # type: ignore[assignment]
+    with pytest.raises(tim_oa.EventLoopError) as info:
+        await oa.destroy_account("@TOA#_a")
+    assert calls == 1
+    names = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+    assert "post" not in names and "_request" in names
+    assert SECRET_SIG not in rendered(info.value)
+
+
 # --- retries: Retry-After, the clock, lost replies, final codes ----------------------------------
 
 

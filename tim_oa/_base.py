@@ -30,13 +30,7 @@ import httpx
 from . import _limits as L
 from ._clock import Clock
 from ._commands import is_safe_to_repeat
-from ._errors import (
-    ApiError,
-    SessionClosedError,
-    TransportError,
-    UserSigExpiredError,
-    ValidationError,
-)
+from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
 from ._options import (
     UNSET,
     attempt_seconds,
@@ -396,7 +390,7 @@ class BaseSession:
                     usersig = await source.get(identifier, timeout=self._usersig_timeout)
                 else:
                     usersig, renewal = renewal, None
-                error: TransportError | ApiError | None = None
+                error: TimOAError | None = None
                 closed_race = False
                 await slots.acquire()
                 try:
@@ -415,7 +409,7 @@ class BaseSession:
                         )
                         query = None
                         data = decode_response(command, raw, usersig=usersig)
-                    except (TransportError, ApiError) as exc:
+                    except TimOAError as exc:  # the decision below: final unless retryable
                         error = exc
                     except RuntimeError:
                         if not shared.closed:
