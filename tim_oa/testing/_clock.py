@@ -29,6 +29,12 @@ class ManualClock:
             self._now += seconds
             return self._now
 
+    def advance_to(self, when: float) -> float:
+        """Move the clock forward to ``when`` if it is earlier, and return the new time."""
+        with self._lock:
+            self._now = max(self._now, float(when))
+            return self._now
+
     def set(self, now: float) -> None:
         """Jump to an absolute time (may go backwards, for edge-case tests)."""
         with self._lock:
@@ -47,10 +53,11 @@ class SessionClock:
     pass, so a test of a retry or a paced send takes milliseconds. Get one from
     ``Emulator.clock_for_session()``.
 
-    Tasks sleeping side by side each move the clock by their own wait, one after the other, so
-    virtual time runs ahead of the wall time the same waits would take concurrently (three tasks
-    sleeping one second end three seconds later). Waits never end early, which is what pacing
-    and rate-limit tests need.
+    Each sleep moves the clock forward to its own wake-up time (the time it started plus its
+    wait) unless the clock is already past it, so tasks sleeping side by side overlap as they
+    would in real time: three tasks that start together and sleep 1, 2 and 1.5 seconds leave the
+    clock 2 seconds later. Every task wakes at or after its own wake-up time, never early, which
+    is what pacing and rate-limit tests need.
     """
 
     def __init__(self, clock: ManualClock) -> None:
@@ -64,9 +71,11 @@ class SessionClock:
         return self._clock()
 
     async def sleep(self, seconds: float) -> None:
-        """Move the manual clock ``seconds`` forward and yield to the event loop once."""
+        """Yield to the event loop once, then move the manual clock to this wake-up time."""
         import anyio.lowlevel  # lazy: keeps ``import tim_oa.testing`` cheap
 
-        if seconds > 0:
-            self._clock.advance(seconds)
+        wake_at = self._clock() + max(0.0, seconds)
+        # Yield first, so tasks that start sleeping together all take their wake-up times from
+        # the same clock reading before any of them moves it.
         await anyio.lowlevel.checkpoint()
+        self._clock.advance_to(wake_at)

@@ -204,8 +204,10 @@ class Emulator:
         """A ``tim_oa.Session`` bound to this emulator in-process.
 
         It signs with a real ``tim_oa.UserSigSigner`` for this emulator's app and key, as the first
-        admin. Any keyword overrides the defaults or adds a Session option, e.g.
-        ``usersig="..."``, ``identifier="bob"`` or ``max_retries=0``.
+        admin. With ``Emulator(clock=ManualClock())`` the session also waits in that manual time
+        (``clock=self.clock_for_session()``), so its backoff, pacing and rate-limit waits cost no
+        real time. Any keyword overrides the defaults or adds a Session option, e.g.
+        ``usersig="..."``, ``identifier="bob"``, ``max_retries=0`` or ``clock=...``.
         """
         import tim_oa  # lazy: the emulator shares no code path with the client otherwise
 
@@ -221,6 +223,8 @@ class Emulator:
             )
         if "transport" not in settings and "http_client" not in settings:
             settings["transport"] = self.transport()
+        if "clock" not in settings and isinstance(self.clock, ManualClock):
+            settings["clock"] = self.clock_for_session()
         return tim_oa.Session(**settings)
 
     # -- direct access for tests --
