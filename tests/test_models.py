@@ -128,3 +128,28 @@ def test_lazy_names_are_all_importable_and_listed() -> None:
     assert set(tim_oa.__all__) <= set(dir(tim_oa))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         tim_oa.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_type_checkers_see_every_lazy_name_and_no_module_getattr() -> None:
+    """``tim_oa`` loads names lazily; checkers must still see each one and flag misspellings.
+
+    A module-level ``__getattr__`` visible to mypy/pyright would make ``tim_oa.Sesion`` pass, so
+    it must sit under ``if not TYPE_CHECKING``, and every lazy name needs a checker-only import.
+    """
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(tim_oa))
+    checker_imports: set[str] = set()
+    visible_getattr = False
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name):
+            assert node.test.id == "TYPE_CHECKING"
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom):
+                    checker_imports.update(alias.name for alias in inner.names)
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            visible_getattr = True
+    assert not visible_getattr
+    assert set(tim_oa._LAZY) <= checker_imports  # type: ignore[attr-defined]
+    assert set(tim_oa.__all__) == {*tim_oa._LAZY, "__version__"}  # type: ignore[attr-defined]

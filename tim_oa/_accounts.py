@@ -2,20 +2,20 @@
 
 The ``build_*`` and ``parse_*`` functions are the pure protocol (bodies in, models out); the
 :class:`AccountsMixin` methods validate input, then schedule them through the session.
+
+The models, the converter, the pager and the batch helpers are imported where they are first
+needed, not at module level: ``tim_oa.Session`` then loads none of them (nor attrs) until a call
+reads an answer, which keeps ``import tim_oa; tim_oa.Session`` close to ``import httpx``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import batch_workers, chunked, gather_chunks
-from ._converter import answer_field, answer_list, malformed, structure_list
 from ._errors import (
     AccountIdInUseError,
     AccountNotFoundError,
@@ -23,8 +23,6 @@ from ._errors import (
     TimOAError,
     ValidationError,
 )
-from ._models import MISSING_ENTRY_CODE, OfficialAccount, SubscribedAccount
-from ._pagination import AsyncPager, Page
 from ._validation import (
     check_account_id,
     check_custom_account_id,
@@ -36,6 +34,10 @@ from ._validation import (
     check_user_id,
     merge_extra,
 )
+
+if TYPE_CHECKING:
+    from ._models import OfficialAccount, SubscribedAccount
+    from ._pagination import AsyncPager, Page
 
 logger = logging.getLogger("tim_oa")
 
@@ -137,6 +139,8 @@ def parse_create(data: Mapping[str, Any], account_id: str | None) -> str:
     answer naming another id, or none when the server was to generate it, is malformed (and the
     account may exist all the same).
     """
+    from ._converter import answer_field, malformed
+
     created = answer_field(data, "OfficialAccountUserID", str, CREATE, effect=True)
     if not created:
         if account_id is not None:
@@ -155,6 +159,11 @@ def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[
     by position (for entries without an id). An id with no entry of its own gets an entry with
     ``error_code`` -1 (``.error`` is :class:`MissingResultError`): never another id's profile.
     """
+    import attrs
+
+    from ._converter import answer_list, malformed, structure_list
+    from ._models import MISSING_ENTRY_CODE, OfficialAccount
+
     raw = answer_list(data, "OfficialAccountInfoList", GET_INFO, effect=False)
     items = structure_list(raw, OfficialAccount, "OfficialAccountInfoList", GET_INFO)
     by_id: dict[str, OfficialAccount] = {}
@@ -204,6 +213,10 @@ def build_subscribed_page(
 
 def parse_subscribed_page(data: Mapping[str, Any], offset: int) -> Page[SubscribedAccount]:
     """One page of subscribed accounts; ``next_cursor`` is the next ``Offset`` or ``None``."""
+    from ._converter import answer_field, answer_list, malformed, structure_list
+    from ._models import SubscribedAccount
+    from ._pagination import Page
+
     raw = answer_list(data, "OfficialAccountInfoList", SUBSCRIBED, effect=False)
     items = structure_list(raw, SubscribedAccount, "OfficialAccountInfoList", SUBSCRIBED)
     total = answer_field(data, "TotalCount", int, SUBSCRIBED, effect=False)
@@ -389,6 +402,8 @@ class AccountsMixin(BaseSession):
         returned (``"name"``/``"Name"``, ``"subscriber_num"``, …). If a chunk fails as a whole,
         the other chunks are cancelled and that chunk's error is raised.
         """
+        from ._batch import batch_workers, chunked, gather_chunks
+
         ids = list(check_iterable(account_ids, "account_ids"))
         for index, account_id in enumerate(ids):
             check_account_id(account_id, f"account_ids[{index}]")
@@ -422,6 +437,8 @@ class AccountsMixin(BaseSession):
         ``self_fields`` become the ``ResponseFilter`` (Python or wire names); ``offset`` resumes
         from a saved ``Page.next_cursor``. Input is checked now, before any request.
         """
+        from ._pagination import AsyncPager
+
         check_user_id(user_id)
         check_page_size(page_size)
         check_int(offset, "offset", minimum=0, maximum=L.U32_MAX)

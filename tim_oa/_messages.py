@@ -12,18 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import (
-    RECALL_CODES,
-    BatchResult,
-    ProgressCallback,
-    batch_workers,
-    run_batch,
-    stops_batch,
-)
-from ._converter import answer_field, answer_list, malformed, structure_list
 from ._errors import ValidationError
-from ._models import Message, SentMessage
-from ._pagination import AsyncPager, Page
 from ._validation import (
     check_account_id,
     check_bool,
@@ -39,8 +28,11 @@ from ._validation import (
 )
 from ._wire import new_random
 
-if TYPE_CHECKING:  # the element classes load when a message is first built
+if TYPE_CHECKING:  # loaded on first use (see tim_oa._accounts); elements on the first build
+    from ._batch import BatchResult, ProgressCallback
     from ._elements import BodyLike, OfflinePush
+    from ._models import Message, SentMessage
+    from ._pagination import AsyncPager, Page
 
 SEND = "send_official_account_msg"
 HISTORY = "official_account_msg_get_simple"
@@ -178,6 +170,9 @@ def parse_send(data: Mapping[str, Any]) -> SentMessage:
     a ``MsgTime`` that is not an int) raises ``MalformedResponseError`` with
     ``may_have_taken_effect`` True: do not send it again with a new ``Random``.
     """
+    from ._converter import answer_field, malformed
+    from ._models import SentMessage
+
     key = answer_field(data, "MsgKey", str, SEND, effect=True)
     time = answer_field(data, "MsgTime", int, SEND, effect=True)
     if not key:
@@ -206,6 +201,10 @@ def parse_history_page(
     messages expired), or ``IsFinished`` 1 with fewer messages than asked for. ``IsFinished`` 0
     (a partial answer) carries on. Null fields of a message (placeholders) take the defaults.
     """
+    from ._converter import answer_field, answer_list, structure_list
+    from ._models import Message
+    from ._pagination import Page
+
     raw = answer_list(data, "RspMsgList", HISTORY, effect=False)
     items = structure_list(raw, Message, "RspMsgList", HISTORY)
     next_key = answer_field(data, "LastMsgKey", str, HISTORY, effect=False)
@@ -237,6 +236,8 @@ def parse_recall(data: Mapping[str, Any], msg_keys: Sequence[str]) -> dict[str, 
     ``RecallRetList`` at all, or a key answered twice with different codes (when matching by
     key) raise ``MalformedResponseError``.
     """
+    from ._converter import answer_list, malformed
+
     if "RecallRetList" not in data:
         raise malformed(RECALL, "RecallRetList is missing", effect=True)
     answered: list[tuple[str, int]] = []
@@ -337,6 +338,8 @@ class MessagesMixin(BaseSession):
         (``Message.is_recalled``). Pass a saved ``Page.next_cursor`` as ``last_msg_key`` to resume
         with the messages older than it. Input is checked now, before any request.
         """
+        from ._pagination import AsyncPager
+
         check_account_id(account_id)
         check_page_size(page_size, maximum=L.MAX_HISTORY_PAGE_SIZE)
         check_bool(with_recalled, "with_recalled")
@@ -373,6 +376,8 @@ class MessagesMixin(BaseSession):
         sent then fail with :class:`BatchAbortedError`. ``reason`` (``Reason``) is at most 100
         bytes. ``on_progress`` is called after each chunk (see :meth:`add_subscribers`).
         """
+        from ._batch import RECALL_CODES, batch_workers, run_batch, stops_batch
+
         check_account_id(account_id)
         keys = check_id_list(msg_keys, "msg_keys", check_msg_key)
         if reason is not None:

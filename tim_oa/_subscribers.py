@@ -7,21 +7,10 @@ methods run through the batch engine in :mod:`tim_oa._batch`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import (
-    ADD_REMOVE_CODES,
-    BatchResult,
-    ProgressCallback,
-    batch_workers,
-    run_batch,
-    stops_batch,
-)
-from ._converter import answer_list, malformed, structure_list
-from ._models import Subscriber
-from ._pagination import AsyncPager, Page
 from ._validation import (
     check_account_id,
     check_callback,
@@ -32,6 +21,11 @@ from ._validation import (
     check_user_id,
     merge_extra,
 )
+
+if TYPE_CHECKING:  # loaded on first use (see tim_oa._accounts)
+    from ._batch import BatchResult, ProgressCallback
+    from ._models import Subscriber
+    from ._pagination import AsyncPager, Page
 
 ADD = "add_subscriber"
 REMOVE = "delete_subscriber"
@@ -66,6 +60,8 @@ def parse_results(data: Mapping[str, Any], command: str = ADD) -> dict[str, int]
     0, 1 or 2, and an id answered twice has the same ``Result`` both times. Ids left out are
     missing results (failed by the batch engine); so is an answer with no list at all.
     """
+    from ._converter import answer_list, malformed
+
     if "SubscriberList" not in data:
         raise malformed(command, "SubscriberList is missing", effect=True)
     results: dict[str, int] = {}
@@ -78,7 +74,7 @@ def parse_results(data: Mapping[str, Any], command: str = ADD) -> dict[str, int]
             raise malformed(
                 command, f"SubscriberList[{position}].Subscriber_Account is not a str", effect=True
             )
-        if type(result) is not int or result not in ADD_REMOVE_CODES:
+        if type(result) is not int or result not in (0, 1, 2):
             raise malformed(
                 command,
                 f"SubscriberList[{position}].Result must be 0, 1 or 2, got {result!r}",
@@ -105,6 +101,10 @@ def parse_subscribers_page(data: Mapping[str, Any], cursor: str) -> Page[Subscri
     A missing ``Next`` ends the walk too. Wrong types (a ``SubscriberList`` that is not a list of
     subscriber objects, a ``Next`` that is not a str) raise ``MalformedResponseError``.
     """
+    from ._converter import answer_list, malformed, structure_list
+    from ._models import Subscriber
+    from ._pagination import Page
+
     raw = answer_list(data, "SubscriberList", LIST, effect=False)
     next_cursor = data.get("Next")
     total = data.get("SubscriberNum")
@@ -133,6 +133,8 @@ class SubscribersMixin(BaseSession):
         ``Page.next_cursor`` as ``cursor`` to resume. ``Page.total`` is ``SubscriberNum``.
         ``extra_body`` adds wire fields tim_oa does not model to every page's request.
         """
+        from ._pagination import AsyncPager
+
         check_account_id(account_id)
         check_page_size(page_size)
         check_str(cursor, "cursor")
@@ -212,6 +214,8 @@ class SubscribersMixin(BaseSession):
         on_progress: ProgressCallback | None,
         extra_body: Mapping[str, Any] | None,
     ) -> BatchResult:
+        from ._batch import ADD_REMOVE_CODES, batch_workers, run_batch, stops_batch
+
         check_account_id(account_id)
         ids = check_id_list(user_ids, "user_ids")
         workers = batch_workers(self, concurrency)
