@@ -508,3 +508,33 @@ async def test_create_input_that_must_not_reach_the_wire(
         await oa.create_account(args.pop("owner"), args.pop("name"), **args)
     assert info.value.field == field
     assert api.calls.call_count == 0
+
+
+async def test_malformed_messages_do_not_echo_long_server_strings(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    """A hostile answer may echo the UserSig into any field; error texts show only its length."""
+    secret = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkKjIT87NK82CSxSnZiQUFmSlA" * 3
+    api.post(SVC + "create_official_account").mock(return_value=ok(OfficialAccountUserID=secret))
+    api.post(SVC + "get_subscribed_official_account_list").mock(
+        return_value=ok(OfficialAccountInfoList=[], CompleteFlag=0, Next=secret)
+    )
+    api.post(SVC + "get_subscriber_info").mock(
+        return_value=ok(SubscriberList=[{"Subscriber_Account": "u"}], Next=secret)
+    )
+    api.post(SVC + "add_subscriber").mock(
+        return_value=ok(SubscriberList=[{"Subscriber_Account": "a", "Result": secret}])
+    )
+    errors: list[BaseException] = []
+    for call in [
+        lambda: oa.create_account("107867", "News", account_id="@TOA#_mine"),
+        lambda: oa.subscribed_accounts("107867").collect(),
+        lambda: oa.subscribers("@TOA#_news").collect(),
+    ]:
+        with pytest.raises(tim_oa.TimOAError) as info:
+            await call()
+        errors.append(info.value)
+    report = await oa.add_subscribers("@TOA#_news", ["a"])
+    errors.append(report.outcomes["a"].error)  # type: ignore[arg-type]
+    for error in errors:
+        assert secret not in str(error) and secret[:40] not in repr(error), error

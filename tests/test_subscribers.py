@@ -328,14 +328,20 @@ async def test_the_same_result_twice_is_not_malformed(
         ({"SubscriberList": [{"Subscriber_Account": "u1"}], "Next": 5}, "Next must be a str"),
         ({"SubscriberList": [{"SubscribeTime": 1}], "Next": ""}, "Subscriber_Account is missing"),
         (
-            {"SubscriberList": [{"Subscriber_Account": "u1", "SubscribeTime": "1"}]},
+            {"SubscriberList": [{"Subscriber_Account": "u1", "SubscribeTime": "1"}], "Next": ""},
             r"SubscriberList\[0\]\.SubscribeTime must be an int, got str",
         ),
         (
-            {"SubscriberList": [{"Subscriber_Account": "u1"}, {"Subscriber_Account": ["u2"]}]},
+            {
+                "SubscriberList": [{"Subscriber_Account": "u1"}, {"Subscriber_Account": ["u2"]}],
+                "Next": "",
+            },
             r"SubscriberList\[1\]\.Subscriber_Account must be a str, got list",
         ),
-        ({"SubscriberList": [], "SubscriberNum": "9"}, "SubscriberNum must be an int"),
+        ({"SubscriberList": [], "SubscriberNum": "9", "Next": ""}, "SubscriberNum must be an int"),
+        # No Next: a cut-short answer must not end an export as if it were complete.
+        ({"SubscriberList": [{"Subscriber_Account": "u1"}]}, "Next is missing"),
+        ({}, "Next is missing"),
     ],
 )
 async def test_malformed_subscriber_pages(

@@ -139,7 +139,7 @@ def parse_create(data: Mapping[str, Any], account_id: str | None) -> str:
     answer naming another id, or none when the server was to generate it, is malformed (and the
     account may exist all the same).
     """
-    from ._converter import answer_field, malformed
+    from ._converter import answer_field, malformed, shown
 
     created = answer_field(data, "OfficialAccountUserID", str, CREATE, effect=True)
     if not created:
@@ -147,7 +147,9 @@ def parse_create(data: Mapping[str, Any], account_id: str | None) -> str:
             return account_id
         raise malformed(CREATE, "OfficialAccountUserID is missing", effect=True)
     if account_id is not None and created != account_id:
-        raise malformed(CREATE, f"asked for id {account_id!r}, answered {created!r}", effect=True)
+        raise malformed(
+            CREATE, f"asked for id {account_id!r}, answered {shown(created)}", effect=True
+        )
     return str(created)
 
 
@@ -164,6 +166,8 @@ def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[
     from ._converter import answer_list, malformed, structure_list
     from ._models import MISSING_ENTRY_CODE, OfficialAccount
 
+    asked = set(account_ids)
+
     raw = answer_list(data, "OfficialAccountInfoList", GET_INFO, effect=False)
     items = structure_list(raw, OfficialAccount, "OfficialAccountInfoList", GET_INFO)
     by_id: dict[str, OfficialAccount] = {}
@@ -178,6 +182,8 @@ def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[
                 continue  # an entry without an id cannot be told apart: its id stays missing
             key = account_ids[position]
             item = attrs.evolve(item, official_account=key)
+        if key not in asked:
+            continue  # an entry for an id not asked about
         previous = by_id.setdefault(key, item)
         if previous != item:
             raise malformed(GET_INFO, f"{key!r} is answered twice, differently", effect=False)
@@ -303,6 +309,8 @@ class AccountsMixin(BaseSession):
         self, exc: AccountIdInUseError, account_id: str, owner: str, name: str
     ) -> None:
         """After 130008 following a lost answer, check the account in use is the one asked for."""
+        from ._converter import shown
+
         try:
             (found,) = await self.get_accounts([account_id])
         except TimOAError as lookup:
@@ -318,7 +326,7 @@ class AccountsMixin(BaseSession):
                 )
                 return
             found_text = (
-                f"it has owner {found.owner!r} and name {found.name!r}"
+                f"it has owner {shown(found.owner)} and name {shown(found.name, 160)}"
                 if found.ok
                 else f"looking it up answered {found.error}"
             )

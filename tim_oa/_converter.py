@@ -33,6 +33,19 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("wire", field.name))
 
 
+def shown(value: object, limit: int = 64) -> str:
+    """A value from an answer, fit for an error message.
+
+    Short strings and numbers appear as they are; a longer string only by its length, since a
+    hostile answer could echo a UserSig or a signed URL into any field.
+    """
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else f"<a str of {len(value)} chars>"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"<a {type(value).__name__}>"
+
+
 def _describe(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 

@@ -236,7 +236,7 @@ def parse_recall(data: Mapping[str, Any], msg_keys: Sequence[str]) -> dict[str, 
     ``RecallRetList`` at all, or a key answered twice with different codes (when matching by
     key) raise ``MalformedResponseError``.
     """
-    from ._converter import answer_list, malformed
+    from ._converter import answer_list, malformed, shown
 
     if "RecallRetList" not in data:
         raise malformed(RECALL, "RecallRetList is missing", effect=True)
@@ -248,20 +248,22 @@ def parse_recall(data: Mapping[str, Any], msg_keys: Sequence[str]) -> dict[str, 
         if type(key) is not str or type(code) is not int:
             raise malformed(
                 RECALL,
-                f"RecallRetList[{position}] needs a str MsgKey and an int RetCode, got {item!r}",
+                f"RecallRetList[{position}] needs a str MsgKey and an int RetCode, got "
+                f"{type(key).__name__} and {type(code).__name__}",
                 effect=True,
             )
         answered.append((key, code))
     by_key: dict[str, int] = {}
     conflict = None
+    wanted = set(msg_keys)
     for key, code in answered:
-        if by_key.setdefault(key, code) != code:
+        if by_key.setdefault(key, code) != code and key in wanted:
             conflict = key
     if len(answered) == len(msg_keys) and (conflict is not None or by_key.keys() != set(msg_keys)):
         return {asked: code for asked, (_, code) in zip(msg_keys, answered, strict=True)}
     if conflict is not None:
         raise malformed(
-            RECALL, f"{conflict!r} is answered twice with different RetCodes", effect=True
+            RECALL, f"{shown(conflict)} is answered twice with different RetCodes", effect=True
         )
     return {key: by_key[key] for key in msg_keys if key in by_key}
 

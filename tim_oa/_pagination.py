@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._converter import shown
 from ._errors import PaginationError
 
 T = TypeVar("T")
@@ -88,14 +89,14 @@ class AsyncPager(Generic[T]):
             if page.next_cursor in seen:
                 raise PaginationError(
                     f"{self._command or 'pagination'}: the server returned cursor "
-                    f"{page.next_cursor!r} again; stopping instead of looping"
+                    f"{shown(page.next_cursor)} again; stopping instead of looping"
                 )
             empty = 0 if page.items else empty + 1
             if empty >= MAX_EMPTY_PAGES:
                 raise PaginationError(
                     f"{self._command or 'pagination'}: {empty} empty pages in a row, each "
                     f"naming a next cursor; stopping instead of looping (resume from "
-                    f"{page.next_cursor!r} to try again)"
+                    f"{shown(page.next_cursor)} to try again)"
                 )
             cursor = page.next_cursor
 

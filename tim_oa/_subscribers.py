@@ -52,15 +52,20 @@ def build_remove(account_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
     return {"Official_Account": account_id, "SubscriberToDel_Account": list(user_ids)}
 
 
-def parse_results(data: Mapping[str, Any], command: str = ADD) -> dict[str, int]:
+def parse_results(
+    data: Mapping[str, Any], command: str = ADD, asked: Sequence[str] | None = None
+) -> dict[str, int]:
     """Each answered id's ``Result`` from a ``SubscriberList`` of ``{Subscriber_Account, Result}``.
 
     The answer is malformed (``MalformedResponseError``, which may have taken effect) unless
     ``SubscriberList`` is a list of objects with a str ``Subscriber_Account`` and a ``Result`` of
     0, 1 or 2, and an id answered twice has the same ``Result`` both times. Ids left out are
-    missing results (failed by the batch engine); so is an answer with no list at all.
+    missing results (failed by the batch engine); so is an answer with no list at all. Given
+    ``asked`` (the chunk's ids), entries for other ids are left out.
     """
-    from ._converter import answer_list, malformed
+    from ._converter import answer_list, malformed, shown
+
+    wanted = None if asked is None else set(asked)
 
     if "SubscriberList" not in data:
         raise malformed(command, "SubscriberList is missing", effect=True)
@@ -77,13 +82,15 @@ def parse_results(data: Mapping[str, Any], command: str = ADD) -> dict[str, int]
         if type(result) is not int or result not in (0, 1, 2):
             raise malformed(
                 command,
-                f"SubscriberList[{position}].Result must be 0, 1 or 2, got {result!r}",
+                f"SubscriberList[{position}].Result must be 0, 1 or 2, got {shown(result)}",
                 effect=True,
             )
+        if wanted is not None and user_id not in wanted:
+            continue  # an id not asked about: nothing to record
         if results.setdefault(user_id, result) != result:
             raise malformed(
                 command,
-                f"{user_id!r} is answered twice with different results "
+                f"{shown(user_id)} is answered twice with different results "
                 f"({results[user_id]} and {result})",
                 effect=True,
             )
@@ -98,8 +105,10 @@ def build_subscribers_page(account_id: str, limit: int, cursor: str) -> dict[str
 def parse_subscribers_page(data: Mapping[str, Any], cursor: str) -> Page[Subscriber]:
     """One page of subscribers; ``next_cursor`` is ``None`` once the server answers ``Next: ""``.
 
-    A missing ``Next`` ends the walk too. Wrong types (a ``SubscriberList`` that is not a list of
-    subscriber objects, a ``Next`` that is not a str) raise ``MalformedResponseError``.
+    ``Next`` is documented on every answer; a missing one is malformed rather than taken as the
+    end, so an answer cut short cannot end an export early without a word. Wrong types (a
+    ``SubscriberList`` that is not a list of subscriber objects, a ``Next`` that is not a str)
+    raise ``MalformedResponseError``.
     """
     from ._converter import answer_list, malformed, structure_list
     from ._models import Subscriber
@@ -107,6 +116,10 @@ def parse_subscribers_page(data: Mapping[str, Any], cursor: str) -> Page[Subscri
 
     raw = answer_list(data, "SubscriberList", LIST, effect=False)
     next_cursor = data.get("Next")
+    if next_cursor is None:  # without it a truncated export would look complete
+        raise malformed(
+            LIST, "Next is missing: no way to tell whether this page is the last", effect=False
+        )
     total = data.get("SubscriberNum")
     if next_cursor is not None and type(next_cursor) is not str:
         raise malformed(LIST, f"Next must be a str, got {type(next_cursor).__name__}", effect=False)
@@ -226,7 +239,7 @@ class SubscribersMixin(BaseSession):
             body = build(account_id, chunk)
             if extra_body:
                 body = merge_extra(body, extra_body, ())
-            return parse_results(await self._request(command, body), command)
+            return parse_results(await self._request(command, body), command, chunk)
 
         return await run_batch(
             ids,
