@@ -166,8 +166,7 @@ def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[
     from ._converter import answer_list, malformed, structure_list
     from ._models import MISSING_ENTRY_CODE, OfficialAccount
 
-    asked = set(account_ids)
-
+    wanted = set(account_ids)
     raw = answer_list(data, "OfficialAccountInfoList", GET_INFO, effect=False)
     items = structure_list(raw, OfficialAccount, "OfficialAccountInfoList", GET_INFO)
     by_id: dict[str, OfficialAccount] = {}
@@ -182,7 +181,7 @@ def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[
                 continue  # an entry without an id cannot be told apart: its id stays missing
             key = account_ids[position]
             item = attrs.evolve(item, official_account=key)
-        if key not in asked:
+        if key not in wanted:
             continue  # an entry for an id not asked about
         previous = by_id.setdefault(key, item)
         if previous != item:
