@@ -24,7 +24,7 @@ from ._retry import RetryPolicy, is_retryable
 from ._transport import DEFAULT_TIMEOUT, HttpTransport
 from ._usersig import UserSigProvider, as_usersig_source
 from ._validation import check_int, check_str
-from ._wire import build_query, command_path, decode_response, encode_body, new_random
+from ._wire import command_path, decode_response, encode_body, new_random, signed_query
 
 logger = logging.getLogger("tim_oa")
 
@@ -271,13 +271,16 @@ class BaseSession:
             await self._wait_rate(command)
             async with self._slot():
                 usersig = await self._source.get(self.identifier)
-                query = build_query(self.sdkappid, self.identifier, usersig, new_random())
                 t0 = anyio.current_time()
                 try:
-                    status, content = await transport.post(
-                        command, path, query, payload, self._timeout
+                    response = await transport.post(
+                        command,
+                        path,
+                        signed_query(self.sdkappid, self.identifier, usersig, new_random()),
+                        payload,
+                        timeout=self._timeout,
                     )
-                    data = decode_response(command, status, content)
+                    data = decode_response(command, response, usersig=usersig)
                 except UserSigExpiredError as exc:
                     exc.attempts = retries + 1
                     if renewed or not self._source.can_renew:
