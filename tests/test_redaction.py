@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import traceback
 from collections.abc import Callable
@@ -134,30 +135,40 @@ def _with_locals(exc: BaseException) -> str:
     return "".join(traceback.StackSummary.from_list(frames).format())
 
 
-def _transport_failures() -> dict[str, Callable[[hs.Server], Any]]:
+def _transport_failures(backend: str) -> dict[str, Callable[[hs.Server], Any]]:
     def echo_url(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
 
     def echo_url_later(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadError(f"lost {request.url!r} halfway", request=request)
 
-    return {
-        "timeout": lambda srv: make_transport("httpx", srv.url + "/stall", timeout=0.2),
-        "reset": lambda srv: make_transport("httpx", srv.url + "/reset"),
-        "too large": lambda srv: make_transport("httpx", srv.url, max_response_bytes=10),
-        "refused": lambda srv: make_transport("httpx", "http://127.0.0.1:9"),
-        "error text echoes the URL": lambda srv: make_transport(
-            "httpx", srv.url, transport=httpx.MockTransport(echo_url)
-        ),
-        "read error echoes the URL": lambda srv: make_transport(
-            "httpx", srv.url, transport=httpx.MockTransport(echo_url_later)
-        ),
+    failures: dict[str, Callable[[hs.Server], Any]] = {
+        "timeout": lambda srv: make_transport(backend, srv.url + "/stall", timeout=0.2),
+        "reset": lambda srv: make_transport(backend, srv.url + "/reset"),
+        "too large": lambda srv: make_transport(backend, srv.url, max_response_bytes=10),
+        "refused": lambda srv: make_transport(backend, "http://127.0.0.1:9"),
     }
+    if backend == "httpx":
+        failures["error text echoes the URL"] = lambda srv: make_transport(
+            backend, srv.url, transport=httpx.MockTransport(echo_url)
+        )
+        failures["read error echoes the URL"] = lambda srv: make_transport(
+            backend, srv.url, transport=httpx.MockTransport(echo_url_later)
+        )
+    return failures
 
 
-@pytest.mark.parametrize("kind", list(_transport_failures()))
+BACKEND_FAILURES = [
+    (backend, kind)
+    for backend in ("httpx", "aiohttp")
+    if backend != "aiohttp" or importlib.util.find_spec("aiohttp") is not None
+    for kind in _transport_failures(backend)
+]
+
+
+@pytest.mark.parametrize(("backend", "kind"), BACKEND_FAILURES)
 async def test_transport_errors_keep_no_signed_url(
-    signer: tim_oa.UserSigSigner, kind: str, caplog: pytest.LogCaptureFixture
+    signer: tim_oa.UserSigSigner, backend: str, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from urllib.parse import quote
 
@@ -167,7 +178,7 @@ async def test_transport_errors_keep_no_signed_url(
     server.routes["/stall/x"] = hs.stall(3)
     server.routes["/reset/x"] = hs.reset
     try:
-        transport = _transport_failures()[kind](server)
+        transport = _transport_failures(backend)[kind](server)
         with pytest.raises(tim_oa.TransportError) as info:
             await transport.post(
                 "cmd", "/x", signed_query(SDKAPPID, "administrator", usersig, 1), b"{}"

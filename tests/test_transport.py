@@ -30,8 +30,21 @@ from tim_oa._wire import RawResponse
 
 from . import http_scenarios as hs
 
+try:
+    import aiohttp  # noqa: F401
+
+    HAVE_AIOHTTP = True
+except ImportError:  # pragma: no cover - CI installs it with the test extra
+    HAVE_AIOHTTP = False
+
 QUERY = "sdkappid=1&identifier=administrator&usersig=SIG&random=7&contenttype=json"
-BACKENDS = ["httpx"]
+# "httpx-send": the httpx backend with its fast path off (requests through client.send()), which
+# is what a caller's client, or an httpx without the private hook, gets.
+BACKENDS = [
+    "httpx",
+    "httpx-send",
+    pytest.param("aiohttp", marks=pytest.mark.skipif(not HAVE_AIOHTTP, reason="no aiohttp")),
+]
 
 
 @pytest.fixture
@@ -51,11 +64,20 @@ def make(backend: str) -> Iterator[Callable[..., Any]]:
     made: list[Any] = []
 
     def factory(base_url: str, **options: Any) -> Any:
-        transport = make_transport(backend, base_url, **options)
+        transport = build(backend, base_url, **options)
         made.append(transport)
         return transport
 
     yield factory
+
+
+def build(backend: str, base_url: str, **options: Any) -> Any:
+    if backend != "httpx-send":
+        return make_transport(backend, base_url, **options)
+    transport = make_transport("httpx", base_url, **options)
+    transport._route_of = lambda client: None
+    transport._route = None
+    return transport
 
 
 @pytest.fixture
@@ -146,14 +168,23 @@ async def test_bad_timeouts_are_validation_errors(
 
 
 def test_whole_attempt_timeout_under_trio(server: hs.Server, backend: str) -> None:
-    if backend != "httpx":
-        pytest.skip("the aiohttp backend runs on asyncio only")
     import trio
 
+    if backend == "aiohttp":
+
+        async def refused() -> None:
+            transport = build(backend, server.url)
+            with pytest.raises(tim_oa.EventLoopError, match="asyncio only"):
+                await post(transport)
+            await transport.aclose()
+
+        trio.run(refused)
+        assert server.requests == []
+        return
     server.routes["/trickle"] = hs.trickle(0.1)
 
     async def main() -> tuple[RawResponse, BaseException, float]:
-        transport = make_transport(backend, server.url, timeout=1.0)
+        transport = build(backend, server.url, timeout=1.0)
         ok = await post(transport)
         started = time.monotonic()
         with trio.fail_after(8):
@@ -170,9 +201,7 @@ def test_whole_attempt_timeout_under_trio(server: hs.Server, backend: str) -> No
     assert 0.9 <= elapsed < 3.0
 
 
-async def test_a_callers_client_keeps_its_own_timeout(server: hs.Server, backend: str) -> None:
-    if backend != "httpx":
-        pytest.skip("http_client= is an httpx option")
+async def test_a_callers_client_keeps_its_own_timeout(server: hs.Server) -> None:
     server.routes["/stall"] = hs.stall(5)
     async with httpx.AsyncClient(timeout=0.3) as client:
         transport = HttpTransport(server.url, client=client)
@@ -318,7 +347,7 @@ async def test_redirects_are_never_followed(
         location = f"{elsewhere.url}/v4/svc/cmd?{QUERY}"
         server.routes["/moved"] = hs.respond("302 Found", b"", {"Location": location})
         transports = [closing(server.url)]
-        if backend == "httpx":
+        if backend.startswith("httpx"):
             follower = httpx.AsyncClient(follow_redirects=True)
             transports.append(HttpTransport(server.url, client=follower))
         for transport in transports:
@@ -329,7 +358,7 @@ async def test_redirects_are_never_followed(
             assert info.value.status_code == 302
             assert "redirects are not followed" in str(info.value)
         assert elsewhere.requests == []
-        if backend == "httpx":
+        if backend.startswith("httpx"):
             await follower.aclose()
     finally:
         elsewhere.close()
@@ -454,8 +483,10 @@ async def test_default_user_agent(
     await post(transport, "/echo")
     agent = server.requests[-1]["headers"]["user-agent"]
     python = ".".join(map(str, sys.version_info[:3]))
+    library = backend.split("-")[0]
     assert re.fullmatch(
-        rf"tim-oa/{re.escape(tim_oa.__version__)} python/{python} {backend}/\S+", agent
+        rf"tim-oa/{re.escape(tim_oa.__version__)} python/{python} {library}/\S+",
+        agent,
     )
     assert transport.user_agent == agent
 
@@ -502,6 +533,7 @@ async def test_a_callers_client_keeps_its_headers_unless_told(server: hs.Server)
     ],
 )
 def test_bad_options(make: Callable[..., Any], kw: dict[str, Any], field: str) -> None:
+    kw = dict(kw)
     base_url = kw.pop("base_url", "http://127.0.0.1:1")
     with pytest.raises(tim_oa.ValidationError) as info:
         make(base_url, **kw)
@@ -512,6 +544,45 @@ def test_unknown_backend() -> None:
     with pytest.raises(tim_oa.ValidationError) as info:
         make_transport("requests", "http://127.0.0.1:1")
     assert info.value.field == "backend"
+
+
+@pytest.mark.skipif(not HAVE_AIOHTTP, reason="no aiohttp")
+def test_httpx_objects_are_refused_with_aiohttp() -> None:
+    with pytest.raises(tim_oa.ValidationError) as info:
+        make_transport("aiohttp", "http://127.0.0.1:1", client=httpx.AsyncClient())
+    assert info.value.field == "http_client"
+    with pytest.raises(tim_oa.ValidationError) as info:
+        make_transport("aiohttp", "http://127.0.0.1:1", transport=httpx.MockTransport(print))
+    assert info.value.field == "transport"
+
+
+def test_aiohttp_missing_is_a_clear_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # import aiohttp -> ImportError
+    monkeypatch.delitem(sys.modules, "tim_oa._transport_aiohttp", raising=False)
+    with pytest.raises(tim_oa.ValidationError, match=r"tim-oa\[aiohttp\]") as info:
+        make_transport("aiohttp", "http://127.0.0.1:1")
+    assert info.value.field == "backend"
+
+
+async def test_proxy_from_the_environment(
+    server: hs.Server, closing: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.setenv("http_proxy", server.url)
+    # The "proxy" is our server: it sees the absolute URL of a host that does not exist.
+    transport = closing("http://tim-oa.invalid:8080")
+    assert (await post(transport, "/v4/svc/cmd")).status_code == 200
+    assert server.requests[-1]["target"] == f"http://tim-oa.invalid:8080/v4/svc/cmd?{QUERY}"
+    # NO_PROXY wins.
+    monkeypatch.setenv("NO_PROXY", "tim-oa.invalid")
+    monkeypatch.setenv("no_proxy", "tim-oa.invalid")
+    direct = closing("http://tim-oa.invalid:8080", timeout=2)
+    with pytest.raises(tim_oa.TransportError) as info:
+        await post(direct)
+    assert info.value.request_sent is False  # no such host: not through the proxy
+    assert len(server.requests) == 1
 
 
 # --- event loops ----------------------------------------------------------------------------
@@ -541,11 +612,7 @@ def test_own_client_survives_several_asyncio_runs(
     asyncio.run(transport.aclose())
 
 
-def test_a_callers_client_in_a_second_loop_is_an_event_loop_error(
-    server: hs.Server, backend: str
-) -> None:
-    if backend != "httpx":
-        pytest.skip("http_client= is an httpx option")
+def test_a_callers_client_in_a_second_loop_is_an_event_loop_error(server: hs.Server) -> None:
     client = httpx.AsyncClient()
     transport = HttpTransport(server.url, client=client)
 

@@ -21,7 +21,12 @@ from ._errors import ApiError, TimOAError, TransportError, UserSigExpiredError, 
 from ._ratelimit import KeyedRateLimiter, RateLimiter
 from ._regions import Region
 from ._retry import RetryPolicy, is_retryable
-from ._transport import DEFAULT_TIMEOUT, HttpTransport
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    AnyTransport,
+    make_transport,
+)
 from ._usersig import UserSigProvider, as_usersig_source
 from ._validation import check_int, check_str
 from ._wire import command_path, decode_response, encode_body, new_random, signed_query
@@ -49,7 +54,7 @@ def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
 class _Shared:
     """State shared by a session and every session derived from it with ``with_options``."""
 
-    def __init__(self, transport: HttpTransport) -> None:
+    def __init__(self, transport: AnyTransport) -> None:
         self.transport = transport
         self.rate_limiters: dict[tuple[str, float], RateLimiter] = {}
         self.send_pacers: dict[float, KeyedRateLimiter] = {}
@@ -77,6 +82,9 @@ class BaseSession:
         rate_limit: float | None = L.CALLS_PER_SECOND,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         send_rate: float | None = L.SENDS_PER_SECOND_PER_ACCOUNT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str | None = None,
+        backend: str = "httpx",
     ) -> None:
         check_int(sdkappid, "sdkappid", minimum=1)
         check_str(identifier, "identifier")
@@ -109,12 +117,15 @@ class BaseSession:
         resolved = base_url if base_url is not None else region.base_url(backup=use_backup_domain)  # type: ignore[union-attr]
         self.base_url = resolved.rstrip("/")
         self._shared = _Shared(
-            HttpTransport(
+            make_transport(
+                backend,
                 self.base_url,
                 client=http_client,
                 transport=transport,
                 timeout=self._timeout,
                 max_connections=self.max_concurrency,
+                max_response_bytes=max_response_bytes,
+                user_agent=user_agent,
             )
         )
         self._owner = True

@@ -18,7 +18,7 @@ promises, which the session's retry rules rely on:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
 import httpx
@@ -42,15 +42,22 @@ from ._transport_common import (
 )
 from ._wire import RawResponse, parse_retry_after
 
+if TYPE_CHECKING:
+    from ._transport_aiohttp import AiohttpTransport
+
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
+    "AnyTransport",
     "HttpTransport",
     "RawResponse",
     "make_transport",
 ]
 
 Backend = Literal["httpx", "aiohttp"]
+
+AnyTransport: TypeAlias = "HttpTransport | AiohttpTransport"
+"""What :func:`make_transport` returns: one of the backends, all with the same API."""
 
 
 # --- the httpx backend -------------------------------------------------------------------------
@@ -369,7 +376,7 @@ def make_transport(
     max_connections: int = 10,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     user_agent: str | None = None,
-) -> HttpTransport:
+) -> AnyTransport:
     """Build the transport of ``backend`` (``"httpx"`` or ``"aiohttp"``) with these options.
 
     ``client`` and ``transport`` are httpx objects: with ``backend="aiohttp"`` they are a
@@ -386,5 +393,22 @@ def make_transport(
             user_agent=user_agent,
         )
     if backend == "aiohttp":
-        raise ValidationError("the aiohttp backend is not available yet", field="backend")
+        if client is not None or transport is not None:
+            raise ValidationError(
+                "http_client= and transport= are httpx objects: not with backend='aiohttp'",
+                field="http_client" if client is not None else "transport",
+            )
+        try:
+            from ._transport_aiohttp import AiohttpTransport
+        except ImportError:
+            raise ValidationError(
+                "backend='aiohttp' needs aiohttp: pip install 'tim-oa[aiohttp]'", field="backend"
+            ) from None
+        return AiohttpTransport(
+            base_url,
+            timeout=timeout,
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            user_agent=user_agent,
+        )
     raise ValidationError(f"backend must be 'httpx' or 'aiohttp', got {backend!r}", field="backend")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import urllib.request
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
@@ -199,3 +200,20 @@ def timeout_error(command: str, seconds: float, *, request_sent: bool = True) ->
 def body_error(command: str, status_code: int, exc: BodyError) -> TransportError:
     """The error of an answer whose body could not be read (too large, corrupt)."""
     return TransportError(f"{command}: {exc}", command=command, status_code=status_code)
+
+
+def env_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url``, as httpx reads it (``trust_env``).
+
+    ``<SCHEME>_PROXY`` or ``ALL_PROXY``, unless ``NO_PROXY`` covers the host. Used by backends
+    that do not read the environment the way httpx does.
+    """
+    url = httpx.URL(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
