@@ -49,7 +49,7 @@ from ._options import (
 from ._ratelimit import Slots
 from ._regions import Region
 from ._retry import RetryPolicy, may_have_taken_effect
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
 from ._usersig import UserSigProvider, as_usersig_source
 from ._wire import command_path, decode_response, encode_body, new_random, signed_query
 from .limiters import Limiter, LocalLimiter, _check_rate
@@ -80,7 +80,7 @@ USERSIG_TIMEOUT = 10.0
 class _Shared:
     """State shared by a session and every session derived from it with ``with_options``."""
 
-    def __init__(self, transport: HttpTransport) -> None:
+    def __init__(self, transport: AnyTransport) -> None:
         self.transport = transport
         self.closed = False
         self.local_limiters: dict[tuple[float | None, float | None], LocalLimiter] = {}
@@ -160,7 +160,8 @@ class BaseSession:
             shared=None,
         )
         self._shared = _Shared(
-            HttpTransport(
+            make_transport(
+                backend,
                 self.base_url,
                 client=http_client,
                 transport=transport,

@@ -113,11 +113,20 @@ def check_http_options(http_client: object, transport: object, backend: object) 
         raise ValidationError("transport must be an httpx.AsyncBaseTransport", field="transport")
     if http_client is not None and transport is not None:
         raise ValidationError("give http_client= or transport=, not both", field="transport")
-    if backend != "httpx":
+    if backend not in BACKENDS:
         raise ValidationError(
-            f"backend must be 'httpx' (the only one this version has), got {backend!r}",
+            f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}",
             field="backend",
         )
+    if backend != "httpx" and (http_client is not None or transport is not None):
+        raise ValidationError(
+            "http_client= and transport= are httpx objects: not with backend='aiohttp'",
+            field="http_client" if http_client is not None else "transport",
+        )
+
+
+BACKENDS = ("httpx", "aiohttp")
+"""The HTTP stacks a session can use (``backend=``)."""
 
 
 def check_clock(clock: object) -> Clock:

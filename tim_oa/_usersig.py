@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeAlias
 
 import anyio
 
-from ._errors import ValidationError
+from ._errors import TransportError, ValidationError
 
 Clock: TypeAlias = Callable[[], float]
 
@@ -64,17 +64,77 @@ def compute_sig(
 def decode_usersig(usersig: str) -> dict[str, Any]:
     """Decode a UserSig into its JSON claims, without verifying it.
 
-    Useful to inspect ``TLS.identifier``, ``TLS.time`` and ``TLS.expire``. Raises ``ValueError``
-    when the text is not a v2 UserSig.
+    Useful to inspect ``TLS.identifier``, ``TLS.time`` and ``TLS.expire``. Raises
+    :class:`ValidationError` (a ``ValueError``, ``field="usersig"``) when ``usersig`` is not a
+    string or not a v2 UserSig.
     """
+    if not isinstance(usersig, str):
+        raise ValidationError(
+            f"usersig must be a str, not {type(usersig).__name__}", field="usersig"
+        )
+    claims = None
     try:
         raw = base64.b64decode(usersig.encode("ascii").translate(_URL_SAFE_REVERSE), validate=True)
-        claims = json.loads(zlib.decompress(raw))
-    except (ValueError, zlib.error, UnicodeError) as exc:
-        raise ValueError("not a v2 UserSig") from exc
+        claims = json.loads(zlib.decompressobj().decompress(raw, _MAX_CLAIMS_BYTES))
+    except (ValueError, zlib.error, RecursionError):  # UnicodeError is a ValueError
+        pass
+    # Raised outside the ``except`` block: the exception would carry the signature's bytes.
     if not isinstance(claims, dict):
-        raise ValueError("not a v2 UserSig")
+        raise ValidationError("usersig is not a v2 UserSig", field="usersig")
     return claims
+
+
+_MAX_CLAIMS_BYTES = 1 << 20  # a signature's JSON is a few hundred bytes; don't inflate a bomb
+
+
+_MAX_SECONDS = 2**31 - 1  # 68 years; the official verifiers read these claims as integers
+_MAX_TIME = 2**62
+
+
+def _whole_seconds(value: object, name: str, *, minimum: int, maximum: int = _MAX_SECONDS) -> int:
+    """An int (or a float with no fraction, converted exactly) within ``minimum..maximum``.
+
+    ``timedelta(days=1).total_seconds()`` is ``86400.0``: accepted as 86400. Bools, strings,
+    fractions, NaN and infinities are refused: a verifier compares whole seconds, and a document
+    with ``"TLS.expire": 86400.5`` verifies nowhere.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(
+            f"{name} must be a whole number of seconds (an int), not {value!r}",
+            field=name,
+            limit=f"{minimum}..{maximum}",
+        )
+    if not minimum <= value <= maximum:
+        raise ValidationError(
+            f"{name} must be {minimum}..{maximum}, got {value}",
+            field=name,
+            limit=f"{minimum}..{maximum}",
+        )
+    return value
+
+
+def check_identifier(identifier: object, name: str = "identifier") -> str:
+    """A non-empty identifier that can be signed: valid Unicode and no control characters.
+
+    The signed content is one ``TLS.<name>:<value>`` line per claim, so a newline in an
+    identifier would change its meaning; a lone surrogate cannot be encoded as UTF-8 at all.
+    """
+    if not isinstance(identifier, str) or not identifier:
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    problem = None
+    try:
+        identifier.encode("utf-8")
+    except UnicodeEncodeError:
+        problem = "a lone surrogate (not valid Unicode)"
+    else:
+        bad = next((c for c in identifier if c < " " or "\x7f" <= c < "\xa0"), None)
+        if bad is not None:
+            problem = f"the control character {bad!r}"
+    if problem is not None:
+        raise ValidationError(f"{name} contains {problem}", field=name)
+    return identifier
 
 
 class UserSigSigner:
@@ -106,14 +166,16 @@ class UserSigSigner:
             raise ValidationError("sdkappid must be a positive integer", field="sdkappid")
         if not isinstance(secret_key, str) or not secret_key:
             raise ValidationError("secret_key must be a non-empty string", field="secret_key")
-        if expire <= 0:
-            raise ValidationError("expire must be positive", field="expire", limit="> 0")
-        if not 0 <= renew_before < expire:
+        expire = _whole_seconds(expire, "expire", minimum=1)
+        renew_before = _whole_seconds(renew_before, "renew_before", minimum=0)
+        if renew_before >= expire:
             raise ValidationError(
-                "renew_before must be at least 0 and less than expire",
+                "renew_before must be less than expire",
                 field="renew_before",
                 limit=f"0..{expire - 1}",
             )
+        if not callable(clock):
+            raise ValidationError("clock must be a callable returning Unix seconds", field="clock")
         self.sdkappid = sdkappid
         self._secret_key = secret_key
         self._expire = expire
@@ -137,13 +199,19 @@ class UserSigSigner:
     ) -> str:
         """Generate a new UserSig for ``identifier`` (uncached).
 
-        ``now`` pins the signing time (Unix seconds); by default the signer's clock is read.
-        ``userbuf`` is only for TRTC private map keys and is never needed for the REST API.
+        ``expire`` overrides the signer's validity (whole seconds > 0). ``now`` pins the signing
+        time (whole Unix seconds); by default the signer's clock is read. ``userbuf`` is only for
+        TRTC private map keys and is never needed for the REST API.
         """
-        if not isinstance(identifier, str) or not identifier:
-            raise ValidationError("identifier must be a non-empty string", field="identifier")
-        expire = self._expire if expire is None else expire
-        t = int(self._clock()) if now is None else now
+        check_identifier(identifier)
+        expire = self._expire if expire is None else _whole_seconds(expire, "expire", minimum=1)
+        t = (
+            int(self._clock())
+            if now is None
+            else _whole_seconds(now, "now", minimum=0, maximum=2**62)
+        )
+        if userbuf is not None and not isinstance(userbuf, bytes):
+            raise ValidationError("userbuf must be bytes or None", field="userbuf")
         claims: dict[str, Any] = {
             "TLS.ver": "2.0",
             "TLS.identifier": identifier,
@@ -191,16 +259,21 @@ returning a string (sync) or an awaitable string (async)."""
 
 
 class UserSigSource(Protocol):
-    """The session's view of a provider: get a current UserSig, or a renewed one after 70001."""
+    """The session's view of a provider: get a current UserSig, or a renewed one after 70001.
+
+    ``timeout`` bounds a provider that may block or wait (a callable); past it the call raises
+    :class:`TransportError` with ``is_timeout=True`` and ``request_sent=False`` (nothing was
+    sent, so any command may be retried). ``None``: no bound.
+    """
 
     can_renew: bool
 
-    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
+    async def get(self, identifier: str, *, timeout: float | None = None) -> str:
         """Return a UserSig to use for the next attempt."""
         ...
 
-    async def renew(self, identifier: str, stale: str) -> str:
-        """Return a fresh UserSig replacing ``stale``."""
+    async def renew(self, identifier: str, stale: str, *, timeout: float | None = None) -> str:
+        """Return a fresh UserSig replacing ``stale``; the next :meth:`get` returns it too."""
         ...
 
 
@@ -210,10 +283,10 @@ class _FixedSource:
     def __init__(self, usersig: str) -> None:
         self._usersig = usersig
 
-    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
+    async def get(self, identifier: str, *, timeout: float | None = None) -> str:
         return self._usersig
 
-    async def renew(self, identifier: str, stale: str) -> str:
+    async def renew(self, identifier: str, stale: str, *, timeout: float | None = None) -> str:
         return self._usersig
 
 
@@ -223,15 +296,20 @@ class _SignerSource:
     def __init__(self, signer: UserSigSigner) -> None:
         self._signer = signer
 
-    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
-        return self._signer.get(identifier)
+    async def get(self, identifier: str, *, timeout: float | None = None) -> str:
+        return self._signer.get(identifier)  # pure CPU, microseconds: no bound needed
 
-    async def renew(self, identifier: str, stale: str) -> str:
+    async def renew(self, identifier: str, stale: str, *, timeout: float | None = None) -> str:
         return self._signer.renew(identifier, stale=stale)
 
 
 class _CallableSource:
-    """Calls the user's function on every attempt; caching is then the function's business."""
+    """Calls the user's function on every attempt; caching is then the function's business.
+
+    A sync function runs in a worker thread (it may block on a vault), which is abandoned when the
+    call is cancelled or out of time: the thread finishes on its own and its answer is dropped.
+    A renewal asks the function once: its answer also serves the next :meth:`get`.
+    """
 
     can_renew = True
 
@@ -240,22 +318,44 @@ class _CallableSource:
         self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             getattr(func, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )
+        self._renewed: dict[str, str] = {}  # identifier -> a renewed UserSig not yet handed out
 
-    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
-        # [pipeline shim] bounding the call by ``timeout`` is the transport branch's work.
-        if self._is_async:
-            value = self._func(identifier)
-        else:
-            # A sync provider may do blocking work (a vault lookup); keep it off the event loop.
-            value = await anyio.to_thread.run_sync(self._func, identifier)
-        if inspect.isawaitable(value):
-            value = await value
+    async def get(self, identifier: str, *, timeout: float | None = None) -> str:
+        renewed = self._renewed.pop(identifier, None)
+        if renewed is not None:
+            return renewed
+        return await self._ask(identifier, timeout)
+
+    async def renew(self, identifier: str, stale: str, *, timeout: float | None = None) -> str:
+        pending = self._renewed.get(identifier)
+        if pending is not None and pending != stale:
+            return pending  # another task's renewal, not yet used: share it
+        fresh = await self._ask(identifier, timeout)
+        self._renewed[identifier] = fresh
+        return fresh
+
+    async def _ask(self, identifier: str, timeout: float | None) -> str:
+        value: object = None
+        with anyio.move_on_after(timeout) as scope:
+            if self._is_async:
+                value = await self._func(identifier)  # type: ignore[misc]
+            else:
+                value = await anyio.to_thread.run_sync(
+                    self._func, identifier, abandon_on_cancel=True
+                )
+                if inspect.isawaitable(value):
+                    value = await value
+        if scope.cancelled_caught:
+            raise TransportError(
+                f"the usersig provider gave no UserSig within {timeout:g} s",
+                request_sent=False,
+                is_timeout=True,
+            )
         if not isinstance(value, str) or not value:
-            raise ValidationError("the usersig provider must return a non-empty string")
+            raise ValidationError(
+                "the usersig provider must return a non-empty string", field="usersig"
+            )
         return value
-
-    async def renew(self, identifier: str, stale: str) -> str:
-        return await self.get(identifier)
 
 
 def as_usersig_source(provider: object) -> UserSigSource:

@@ -1,0 +1,219 @@
+"""What every HTTP backend shares: option checks, the event-loop guard, errors without secrets.
+
+The backends (``_transport`` for httpx, ``_transport_aiohttp``) differ only in how they send and
+stream; these helpers keep their promises identical (see ``_transport``'s docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import urllib.request
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+import httpx
+import sniffio
+
+from ._errors import TransportError, ValidationError
+from ._transport_body import BodyError
+from ._version import __version__
+from ._wire import redact
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+"""10 s for a whole attempt, of which at most 5 s to connect. The backend gives up after 3 s."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+"""The largest answer read, in decoded bytes (8 MiB; real answers are a few hundred KB at most)."""
+
+RETRY_AFTER_STATUSES = frozenset((429, 503))
+"""The statuses whose ``Retry-After`` is read."""
+
+
+def default_user_agent(library: str = "httpx", version: str = httpx.__version__) -> str:
+    """``tim-oa/<version> python/<x.y.z> <library>/<version>``."""
+    return f"tim-oa/{__version__} python/{platform.python_version()} {library}/{version}"
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites log records so no UserSig reaches a handler.
+
+    httpx logs every request with its full URL at INFO level; the URL carries the UserSig.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+REDACTING_FILTER = _RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the loggers of the HTTP stacks (idempotent)."""
+    for name in ("httpx", "httpcore", "aiohttp.client", "aiohttp.internal"):
+        logger = logging.getLogger(name)
+        if REDACTING_FILTER not in logger.filters:
+            logger.addFilter(REDACTING_FILTER)
+
+
+install_log_redaction()
+
+
+# --- options shared by the backends ------------------------------------------------------------
+
+
+def _is_positive_seconds(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and 0 < value < float("inf")  # False for NaN too
+    )
+
+
+def resolve_timeout(value: object, field: str = "timeout") -> httpx.Timeout | None:
+    """Check a ``timeout=`` value: seconds (a whole-attempt bound) or an ``httpx.Timeout``.
+
+    ``None`` stays ``None`` (the default applies). Raises :class:`ValidationError` for NaN,
+    infinities, zero, negatives and other types.
+    """
+    if value is None:
+        return None
+    if isinstance(value, httpx.Timeout):
+        phases = (value.connect, value.read, value.write, value.pool)
+        if not all(p is None or _is_positive_seconds(p) for p in phases):
+            raise ValidationError(
+                f"every phase of the {field} must be positive seconds or None", field=field
+            )
+        return value
+    if not _is_positive_seconds(value):
+        raise ValidationError(f"{field} must be a positive number of seconds", field=field)
+    return httpx.Timeout(float(value))  # type: ignore[arg-type]
+
+
+def attempt_seconds(timeout: httpx.Timeout) -> float | None:
+    """The bound on a whole attempt: the largest phase of ``timeout`` (``None``: unbounded).
+
+    Seconds given as a number set every phase to that number, so they bound the attempt. An
+    ``httpx.Timeout`` keeps its phases for httpx, and its largest one bounds the whole attempt.
+    """
+    phases = [p for p in (timeout.connect, timeout.read, timeout.write, timeout.pool) if p]
+    return max(phases) if phases else None
+
+
+def check_options(
+    base_url: object, max_connections: object, max_response_bytes: object, user_agent: object
+) -> str:
+    """Validate the options every backend takes; return the base URL without a trailing '/'."""
+    if not isinstance(base_url, str):
+        raise ValidationError("base_url must be a str", field="base_url")
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host or url.query:
+        raise ValidationError(
+            "base_url must be an http(s) URL without a query string", field="base_url"
+        )
+    for name, number in (
+        ("max_connections", max_connections),
+        ("max_response_bytes", max_response_bytes),
+    ):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ValidationError(f"{name} must be a positive int", field=name)
+    if user_agent is not None and (
+        not isinstance(user_agent, str)
+        or not user_agent
+        or not all(" " <= c <= "~" for c in user_agent)
+    ):
+        raise ValidationError(
+            "user_agent must be a non-empty string of printable ASCII", field="user_agent"
+        )
+    return base_url.rstrip("/")
+
+
+def current_loop() -> object:
+    """An object identifying the running event loop (asyncio's loop, or trio's run token)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    return None
+
+
+FOREIGN_LOOP_ADVICE = (
+    "use one session per event loop, or let the session create its client (no http_client=)"
+)
+
+
+async def close_at_loop_end(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+    """An async generator that calls ``await close()`` when the event loop finalizes it.
+
+    Started once per loop, it is finalized by the loop's own shutdown (``asyncio.run`` and trio
+    both close the async generators still alive), so the connections a session opened in that
+    loop are closed inside it, rather than left for a later loop that cannot close them.
+    """
+    try:
+        yield
+    finally:
+        await close()
+
+
+def transport_error(
+    command: str,
+    exc: BaseException,
+    *,
+    request_sent: bool,
+    is_timeout: bool = False,
+) -> TransportError:
+    """A :class:`TransportError` describing ``exc`` without chaining it.
+
+    The HTTP library's exception keeps the request and its URL (with the UserSig), so only its
+    type name and redacted text are kept.
+    """
+    detail = redact(str(exc)) or "no detail"
+    return TransportError(
+        f"{command}: {type(exc).__name__}: {detail}",
+        command=command,
+        request_sent=request_sent,
+        is_timeout=is_timeout,
+    )
+
+
+def timeout_error(command: str, seconds: float, *, request_sent: bool = True) -> TransportError:
+    """The error of an attempt that ran out of its whole-attempt time."""
+    return TransportError(
+        f"{command}: no complete answer within the {seconds:g} s timeout",
+        command=command,
+        request_sent=request_sent,
+        is_timeout=True,
+    )
+
+
+def body_error(command: str, status_code: int, exc: BodyError) -> TransportError:
+    """The error of an answer whose body could not be read (too large, corrupt)."""
+    return TransportError(f"{command}: {exc}", command=command, status_code=status_code)
+
+
+def env_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url``, as httpx reads it (``trust_env``).
+
+    ``<SCHEME>_PROXY`` or ``ALL_PROXY``, unless ``NO_PROXY`` covers the host. Used by backends
+    that do not read the environment the way httpx does.
+    """
+    url = httpx.URL(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
