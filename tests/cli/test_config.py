@@ -73,20 +73,24 @@ def test_base_url_needs_a_scheme() -> None:
         load_settings(None, {"TIM_OA_BASE_URL": "127.0.0.1:8080"})
 
 
-def test_toml_file_wins_per_group_and_environment_fills_the_rest(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"sdkappid": 1400000002, "base_url": "http://127.0.0.1:9"})
+def test_environment_wins_per_group_and_the_file_fills_the_rest(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {"sdkappid": 1400000002, "base_url": "http://127.0.0.1:9", "identifier": "from-file"},
+    )
     settings = load_settings(
         config,
         {
             "TIM_OA_SDKAPPID": "1400000001",
-            "TIM_OA_REGION": "china",  # same group as base_url: the file's choice wins whole
-            "TIM_OA_SECRET_KEY": KEY,  # the file has no credential: taken from here
+            "TIM_OA_REGION": "china",  # same group as base_url: the environment's choice wins whole
+            "TIM_OA_SECRET_KEY": KEY,  # the file has no credential
         },
     )
-    assert settings.sdkappid == 1400000002
-    assert settings.base_url == "http://127.0.0.1:9"
-    assert settings.region is None
+    assert settings.sdkappid == 1400000001
+    assert settings.region is tim_oa.Region.CHINA
+    assert settings.base_url is None
     assert settings.secret_key == KEY
+    assert settings.identifier == "from-file"
 
 
 def test_json_config_file(tmp_path: Path) -> None:
