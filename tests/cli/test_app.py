@@ -200,3 +200,34 @@ def test_jsonl_records_of_a_create(run: Any) -> None:
     result = run("accounts", "create", "owner-9", "JSON check")
     (record,) = records(result)
     assert set(record) == {"official_account", "status"}
+
+
+def test_help_states_where_settings_come_from(run: Any) -> None:
+    text = " ".join(run("--help").stdout.split())
+    assert "~/.config/tim-oa/config.toml" in text and "XDG_CONFIG_HOME" in text
+    assert "--profile" in text and "TIM_OA_PROFILE" in text
+    assert "Precedence: flags, then the environment, then the file's profile" in text
+    assert "143 SIGTERM" in text
+
+
+def test_profile_from_the_default_config_file(run: Any, served: Served, tmp_path: Path) -> None:
+    folder = tmp_path / "tim-oa"
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[staging]\nsdkappid = {SDKAPPID}\nbase_url = "{served.base_url}"\n'
+        f'secret_key = "{SECRET_KEY}"\n'
+    )
+    config.chmod(0o644)
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "TIM_OA_SDKAPPID": None, "TIM_OA_BASE_URL": None}
+    env["TIM_OA_SECRET_KEY"] = None
+    result = run("--profile", "staging", "accounts", "subscribed", "nobody", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: {config} holds a secret" in result.stderr
+    assert_no_secrets(result)
+    config.chmod(0o600)
+    quiet = run("--profile", "staging", "accounts", "subscribed", "nobody", env=env)
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+    missing = run("--profile", "prod", "accounts", "subscribed", "nobody", env=env)
+    assert missing.exit_code == 2
+    assert "no profile 'prod'" in one_line_error(missing)

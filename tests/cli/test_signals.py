@@ -91,8 +91,9 @@ def read_records(proc: subprocess.Popen[bytes], count: int) -> list[dict[str, An
 def finish(proc: subprocess.Popen[bytes]) -> tuple[list[dict[str, Any]], str]:
     """The rest of stdout as records, and stderr, once the child has exited."""
     assert proc.stdout is not None and proc.stderr is not None
-    out = proc.stdout.read()  # through the same buffer readline() filled (communicate() skips it)
-    err = proc.stderr.read()
+    with proc.stdout, proc.stderr:
+        out = proc.stdout.read()  # through the buffer readline() filled (communicate() skips it)
+        err = proc.stderr.read()
     proc.wait(timeout=60)
     return [json.loads(line) for line in out.splitlines()], err.decode()
 

@@ -37,15 +37,18 @@ class ReaderGoneAfter(io.TextIOBase):
         self.real = real
         self.left = flushes
         self.pending: list[str] = []
+        self.gone = False
 
     def write(self, text: str) -> int:
         self.pending.append(text)
         return len(text)
 
     def flush(self) -> None:
-        if not self.pending:
+        if not self.pending or self.gone:  # once gone, what is left drains into nothing
+            self.pending.clear()
             return
         if self.left == 0:
+            self.gone = True
             raise BrokenPipeError(32, "Broken pipe")
         self.left -= 1
         self.real.write("".join(self.pending))
@@ -235,8 +238,10 @@ def test_reading_ids_keeps_only_the_ids(tmp_path: Path) -> None:
     path.write_text("# header comment\n" + "".join(f"user-{n:07d}\n" for n in range(count)))
     tracemalloc.start()
     try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
         ids = read_ids(str(path), io.BytesIO(), distinct=True)
-        _, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
     assert len(ids) == count
