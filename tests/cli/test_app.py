@@ -231,3 +231,58 @@ def test_profile_from_the_default_config_file(run: Any, served: Served, tmp_path
     missing = run("--profile", "prod", "accounts", "subscribed", "nobody", env=env)
     assert missing.exit_code == 2
     assert "no profile 'prod'" in one_line_error(missing)
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F _tim_oa_completion tim-oa"),
+        ("zsh", "#compdef tim-oa"),
+        ("fish", "complete --no-files --command tim-oa"),
+    ],
+)
+def test_shell_completion_scripts_are_produced(
+    shell: str, marker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_TIM_OA_COMPLETE", f"{shell}_source")
+    with pytest.raises(SystemExit) as exited:
+        tim_oa.cli.main([])
+    assert exited.value.code == 0
+    assert marker in capsys.readouterr().out
+
+
+def test_shell_completion_completes_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_TIM_OA_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "tim-oa subscribers a")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    with pytest.raises(SystemExit):
+        tim_oa.cli.main([])
+    assert capsys.readouterr().out.split() == ["plain,add"]
+
+
+def test_wording_articles_and_plurals(run: Any) -> None:
+    assert "An account id given directly" in " ".join(
+        run("accounts", "get", "--help").stdout.split()
+    )
+    assert "A user id given directly" in " ".join(
+        run("subscribers", "add", "--help").stdout.split()
+    )
+    account = records(run("accounts", "create", "owner-w", "Wording"))[0]["official_account"]
+    one = run("subscribers", "add", account, "--id", "w1")
+    assert "subscribers add: 1 id: 1 succeeded, 0 unchanged, 0 failed" in one.stderr
+    two = run("subscribers", "add", account, "--id", "w2", "--id", "w3", "--id", "w2")
+    assert "subscribers add: 3 ids (2 distinct): 2 succeeded, 0 unchanged, 0 failed" in two.stderr
+
+
+def test_a_csv_with_a_header_sends_no_header_as_an_id(
+    run: Any, served: Served, tmp_path: Path
+) -> None:
+    # The README's example: ids from the user_id column of a CSV with a header row.
+    account = records(run("accounts", "create", "owner-c", "CSV"))[0]["official_account"]
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,name\nc1,Ann\nc2,Bo\n")
+    result = run("subscribers", "add", account, str(users), "--column", "user_id")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(served.emulator.accounts[account].subscribers) == ["c1", "c2"]
