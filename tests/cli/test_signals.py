@@ -143,6 +143,9 @@ def test_a_signal_stops_a_listing_at_an_exact_resume_point(slow: Served, run: An
     users = [f"lst-{n:04d}" for n in range(400)]
     added = run("subscribers", "add", account, "-", input="\n".join(users), env=slow.env())
     assert added.exit_code == 0, added.stderr
+    listed = run("subscribers", "list", account, env=slow.env())
+    users = [r["user_id"] for r in records(listed)]  # the server's order
+    assert len(users) == 400
     proc = start(slow, "subscribers", "list", account, "--page-size", "7")
     seen = read_records(proc, 20)
     proc.send_signal(signal.SIGINT)

@@ -155,8 +155,8 @@ def run_into(read_end: int, write_end: int, served: Served, *args: str) -> Any:
 @pytest.mark.skipif(sys.platform != "linux", reason="F_SETPIPE_SZ is Linux's")
 def test_head_1_ends_a_listing_quietly(run: Any, served: Served) -> None:
     account = create_account(run)
-    users = [f"head-{n:03d}" for n in range(300)]
-    subscribe(run, account, users)
+    subscribe(run, account, [f"head-{n:03d}" for n in range(300)])
+    users = [r["user_id"] for r in records(run("subscribers", "list", account))]  # server order
     read_end, write_end = small_pipe()
     proc = run_into(read_end, write_end, served, "subscribers", "list", account)
     with os.fdopen(read_end, "rb") as reader:
@@ -207,29 +207,58 @@ def outcome(user: str) -> tim_oa.Outcome:
     return tim_oa.Outcome(user, tim_oa.Status.SUCCEEDED, 1)
 
 
-def test_a_bulk_job_forgets_what_it_has_settled() -> None:
+def progress(chunk: dict[str, tim_oa.Outcome], done: int, total: int) -> tim_oa.BatchProgress:
+    return tim_oa.BatchProgress(
+        done=done,
+        total=total,
+        succeeded=done,
+        unchanged=0,
+        failed=0,
+        chunks_done=done // 100,
+        chunks_total=total // 100,
+        outcomes=chunk,
+    )
+
+
+class LineCounter(io.TextIOBase):
+    """A stdout that counts the lines written to it and keeps none."""
+
+    lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return len(text)
+
+
+def test_a_bulk_job_keeps_nothing_per_id_in_memory() -> None:
     users = [f"mem-{n:06d}" for n in range(20_000)]
+    chunks = [{u: outcome(u) for u in users[i : i + 100]} for i in range(0, len(users), 100)]
+    out = LineCounter()
+    with BulkJob(RecordWriter(out), None, str, BatchBar("t", enabled=False)) as job:
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for number, chunk in enumerate(chunks, 1):
+                job(progress(chunk, number * 100, len(users)))
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert grown < 100_000, grown  # not even a pointer per id (20,000 ids)
+        assert out.lines == len(users)
+        assert job.counts[tim_oa.Status.SUCCEEDED] == len(users)
+        assert job.settled_ids() == set(users)  # the log on disk has them all
+        assert list(job.unsettled([*users[:5], "new-1", "new-2", "new-1"])) == ["new-1", "new-2"]
+
+
+def test_records_are_written_as_each_chunk_finishes() -> None:
+    users = [f"rec-{n:04d}" for n in range(300)]
     out = io.StringIO()
-    job = BulkJob(dict.fromkeys(users), RecordWriter(out), None, str, BatchBar("t", enabled=False))
-    big = sys.getsizeof(job.pending)
-    for start in range(0, len(users), 100):
-        chunk = {u: outcome(u) for u in users[start : start + 100]}
-        job(
-            tim_oa.BatchProgress(
-                done=start + 100,
-                total=len(users),
-                succeeded=start + 100,
-                unchanged=0,
-                failed=0,
-                chunks_done=start // 100 + 1,
-                chunks_total=200,
-                outcomes=chunk,
-            )
-        )
-        assert out.getvalue().count("\n") == start + 100  # written as each chunk finishes
-    assert not job.pending
-    assert sys.getsizeof(job.pending) < big / 4  # the table shrank with it
-    assert job.counts[tim_oa.Status.SUCCEEDED] == len(users)
+    with BulkJob(RecordWriter(out), None, str, BatchBar("t", enabled=False)) as job:
+        for start in range(0, 300, 100):
+            job(progress({u: outcome(u) for u in users[start : start + 100]}, start + 100, 300))
+            assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == users[
+                : start + 100
+            ]
 
 
 def test_reading_ids_keeps_only_the_ids(tmp_path: Path) -> None:
@@ -240,12 +269,12 @@ def test_reading_ids_keeps_only_the_ids(tmp_path: Path) -> None:
     try:
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        ids = read_ids(str(path), io.BytesIO(), distinct=True)
+        ids = read_ids(str(path), io.BytesIO())
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
     assert len(ids) == count
     assert ids.where(count - 1) == f"{path} line {count + 1}"
-    # The ids themselves (~61 B each) and their table (~40 B): no copy of the file, no per-id
-    # line labels (the old reader peaked at 170 B per id, this one at about 110).
-    assert peak / count < 150, peak / count
+    # The ids themselves (~61 B each) and the list (8 B, with room to grow): no copy of the file,
+    # no per-id line labels (the old reader peaked at 170 B per id, this one near 70).
+    assert peak / count < 110, peak / count

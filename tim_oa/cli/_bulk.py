@@ -2,11 +2,11 @@
 
 The library reports each finished chunk through ``on_progress`` (``BatchProgress.outcomes``).
 :class:`BulkJob` writes those records to stdout at once, adds the failed ids to the
-``--failed-ids`` file, and forgets the ids it has settled: what it keeps is only the ids not yet
-confirmed, which shrinks as the job runs. So the job's memory is the library's, plus nothing that
-grows with the output. When a signal stops the job, every id not confirmed goes to the
-``--failed-ids`` file, so re-running with that file finishes the job (repeating an add, a remove or
-a recall is harmless).
+``--failed-ids`` file, and notes every settled id in an unnamed temporary file, not in memory.
+So a job holds the input's ids once (the list handed to the library, as a script would) and
+nothing that grows with the output. When a signal stops the job, the settled ids are read back
+and every id of the input not among them goes to the ``--failed-ids`` file, so re-running with
+that file finishes the job (repeating an add, a remove or a recall is harmless).
 
 Records come in the order chunks finish, which with ``--concurrency`` above 1 is not quite the
 input order.
@@ -15,10 +15,12 @@ input order.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from types import TracebackType
 
 import tim_oa
 
@@ -40,38 +42,45 @@ from ._signals import Stopped, signal_name
 BatchCall = Callable[[tim_oa.Session, list[str], "BulkJob"], Awaitable[tim_oa.BatchResult]]
 """Starts the library's bulk method with the ids and the job as ``on_progress``."""
 
-_COMPACT_BELOW = 4096
-"""Below this many ids the table of unconfirmed ids is never rebuilt (not worth it)."""
-
 
 class BulkJob:
     """Settles each id as its chunk finishes; see the module docstring.
 
-    Pass the instance as ``on_progress``. ``pending`` holds the ids not yet confirmed, in input
-    order; it is rebuilt smaller as it empties (a dict never gives memory back by itself).
+    Pass the instance as ``on_progress``; use it as a context manager (it closes its log).
     """
 
     def __init__(
         self,
-        pending: dict[str, None],
         writer: RecordWriter,
         failed_file: FailedIdsFile | None,
         redact: Callable[[str], str],
         bar: BatchBar,
     ) -> None:
-        self.pending = pending
-        self._high = len(pending)
         self.writer = writer
         self.failed_file = failed_file
         self.redact = redact
         self.bar = bar
         self.counts: dict[tim_oa.Status, int] = dict.fromkeys(tim_oa.Status, 0)
         self.first_error: str | None = None
-        self.progressed = False
+        self.distinct: int | None = None
+        """Distinct ids in the job, once the library has said (``BatchProgress.total``)."""
+        # Ids cannot hold a newline (the reader refuses control characters): one per line.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
+
+    def __enter__(self) -> BulkJob:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._log.close()
 
     @property
     def settled(self) -> int:
-        """Ids with a final outcome."""
+        """Ids with a final outcome so far."""
         return sum(self.counts.values())
 
     @property
@@ -81,17 +90,14 @@ class BulkJob:
 
     def __call__(self, progress: tim_oa.BatchProgress) -> None:
         """Record one finished chunk (the library's ``on_progress``)."""
-        self.progressed = True
+        self.distinct = progress.total
         self.settle(progress.outcomes)
         self.bar(progress)
 
     def settle(self, outcomes: Mapping[str, tim_oa.Outcome]) -> None:
-        """Write the records of ``outcomes`` and forget their ids; ids seen before are skipped."""
+        """Write the records of ``outcomes``, add the failed ids to the file, log them all."""
         failed: list[str] = []
         for key, outcome in outcomes.items():
-            if key not in self.pending:
-                continue  # not one of ours, or already settled
-            del self.pending[key]
             self.writer.write(outcome_record(outcome, self.redact))
             self.counts[outcome.status] += 1
             if not outcome.ok:
@@ -99,11 +105,33 @@ class BulkJob:
                 if self.first_error is None and outcome.error is not None:
                     self.first_error = _describe(outcome.error)
         self.writer.flush()
+        if outcomes:
+            self._log.write("".join(f"{key}\n" for key in outcomes).encode())
         if failed and self.failed_file is not None:
             self.failed_file.write(failed)
-        if self._high > _COMPACT_BELOW and len(self.pending) * 2 < self._high:
-            self.pending = dict(self.pending)
-            self._high = len(self.pending)
+
+    def settled_ids(self) -> set[str]:
+        """The ids settled so far, read back from the log."""
+        self._log.flush()
+        self._log.seek(0)
+        found = {line.decode().rstrip("\n") for line in self._log}
+        self._log.seek(0, 2)
+        return found
+
+    def unsettled(self, ids: Iterable[str]) -> Iterator[str]:
+        """The distinct ids of ``ids`` (in first-seen order) that have no outcome yet."""
+        seen = self.settled_ids()
+        for key in ids:
+            if key not in seen:
+                seen.add(key)
+                yield key
+
+    def finish(self, result: tim_oa.BatchResult) -> None:
+        """Write the outcomes of ``result`` no progress report carried (none, normally)."""
+        self.distinct = len(result)
+        if self.settled != len(result):
+            seen = self.settled_ids()
+            self.settle({k: o for k, o in result.outcomes.items() if k not in seen})
 
 
 def _describe(error: BaseException) -> str:
@@ -127,79 +155,93 @@ def run_batch_command(
     """Run one bulk job and report it; returns the exit code.
 
     0 when every id succeeded (or was unchanged), 1 when any failed, 128 + N when signal N
-    stopped it. ``ids`` must hold the distinct ids; the job takes them over.
+    stopped it.
     """
-    assert ids.distinct is not None
-    pending, ids.distinct = ids.distinct, None
-    total = len(pending)
-    if not total:
+    if not len(ids):
         note(f"warning: no {noun}s in {ids.source}; nothing to do")
     writer = RecordWriter(sys.stdout, output, columns=OUTCOME_COLUMNS)
-    bar = BatchBar(label, total=total)
-    job = BulkJob(pending, writer, failed_file, state.redact, bar)
+    bar = BatchBar(label, total=len(ids))
     started = time.perf_counter()
+    with BulkJob(writer, failed_file, state.redact, bar) as job:
 
-    async def run() -> tim_oa.BatchResult:
-        async with state.open_session(max_concurrency=concurrency) as oa:
-            with bar, located_at_input(ids):
-                return await call(oa, list(job.pending), job)
+        async def run() -> tim_oa.BatchResult:
+            async with state.open_session(max_concurrency=concurrency) as oa:
+                with bar, located_at_input(ids):
+                    return await call(oa, ids.ids, job)
 
-    stopped: Stopped | None = None
-    try:
-        result = state.run_async(run)
-    except Stopped as exc:
-        stopped = exc
-    except BaseException:
-        if job.progressed and failed_file is not None:
-            # Chunks were sent: keep what failed and what was never confirmed.
-            failed_file.write(job.pending)
+        stopped: Stopped | None = None
+        unconfirmed = 0
+        try:
+            job.finish(state.run_async(run))
+        except Stopped as exc:
+            stopped = exc
+            unconfirmed = _keep_unsettled(job, ids.ids, failed_file)
+        except BaseException:
+            if job.settled and failed_file is not None:
+                # Chunks were sent: keep what failed and what was never confirmed.
+                _keep_unsettled(job, ids.ids, failed_file)
+                failed_file.commit()
+            raise
+        if failed_file is not None:
             failed_file.commit()
-        raise
-    else:
-        # Every id has an outcome in the result; any the progress reports missed are written now.
-        job.settle({key: result.outcomes[key] for key in job.pending if key in result.outcomes})
-    unconfirmed = len(job.pending)
-    if failed_file is not None:
-        failed_file.write(job.pending)
-        failed_file.commit()
     if job.first_error is not None:
         note(f"error: {state.redact(job.first_error)}")
+    note(
+        _summary(label, noun, ids, job, stopped, unconfirmed, failed_file, with_unchanged, started)
+    )
+    if stopped is not None:
+        return stopped.exit_code
+    return FAILED if job.failed else OK
+
+
+def _keep_unsettled(job: BulkJob, ids: Iterable[str], failed_file: FailedIdsFile | None) -> int:
+    """Add the ids without an outcome to the failed-ids file (if any); return how many."""
+    count = 0
+    for key in job.unsettled(ids):
+        if failed_file is not None:
+            failed_file.write((key,))
+        count += 1
+    return count
+
+
+def _summary(
+    label: str,
+    noun: str,
+    ids: IdList,
+    job: BulkJob,
+    stopped: Stopped | None,
+    unconfirmed: int,
+    failed_file: FailedIdsFile | None,
+    with_unchanged: bool,
+    started: float,
+) -> str:
     elapsed = format_seconds(time.perf_counter() - started)
     read = plural(ids.count, noun)
-    if ids.count != total:
-        read += f" ({total:,} distinct)"
+    distinct = job.distinct if job.distinct is not None else job.settled + unconfirmed
+    if ids.count != distinct:
+        read += f" ({distinct:,} distinct)"
     counts = [f"{job.counts[tim_oa.Status.SUCCEEDED]:,} succeeded"]
     if with_unchanged:
         counts.append(f"{job.counts[tim_oa.Status.UNCHANGED]:,} unchanged")
     counts.append(f"{job.failed:,} failed")
-    if stopped is not None:
+    if stopped is None:
+        summary = f"{label}: {read}: {', '.join(counts)} in {elapsed}"
+    else:
         summary = (
             f"{label}: interrupted by {signal_name(stopped.signum)} after {elapsed}; {read}: "
             f"{', '.join(counts)}; {plural(unconfirmed, noun)} not confirmed"
         )
-    elif unconfirmed:
-        summary = (
-            f"{label}: {read}: {', '.join(counts)}; {plural(unconfirmed, noun)} without an "
-            f"outcome, in {elapsed}"
-        )
-    else:
-        summary = f"{label}: {read}: {', '.join(counts)} in {elapsed}"
     if failed_file is not None:
-        summary += f"; {_kept(job.failed, unconfirmed, noun)} written to {failed_file.path}"
+        kept = "the failed and unconfirmed" if unconfirmed else "the failed"
+        if job.failed or unconfirmed:
+            summary += f"; {kept} {noun}s written to {failed_file.path}"
+        else:
+            summary += f"; none failed ({failed_file.path} is empty)"
     elif unconfirmed:
         summary += " (--failed-ids PATH keeps them for a re-run)"
-    if writer.closed:
-        summary += f"; stdout closed after {plural(writer.count, 'record')}, the job went on"
-    note(summary)
-    if stopped is not None:
-        return stopped.exit_code
-    return FAILED if job.failed or unconfirmed else OK
-
-
-def _kept(failed: int, unconfirmed: int, noun: str) -> str:
-    if unconfirmed:
-        return f"the failed and unconfirmed {noun}s"
-    return f"the failed {noun}s" if failed else f"no {noun}s (none failed)"
+    if job.writer.closed:
+        summary += f"; stdout closed after {plural(job.writer.count, 'record')}, the job went on"
+    return summary
 
 
 def failed_ids_file(path: Path | None) -> AbstractContextManager[FailedIdsFile | None]:

@@ -1,10 +1,10 @@
 """Reading the ids of a bulk job from a file or stdin: plain lines, CSV or JSON lines.
 
-The input is read line by line (never whole), and only the ids are kept: for a bulk job, the
-distinct ids in first-seen order, which is exactly what the library sends. Each id still knows the
-line it came from, through a compact table of the places where "line minus index" changes (a few
-entries for a real file, not one per id), so a malformed line, or an id the library rejects, is
-reported by line number. Nothing here knows the API's limits: the library checks the ids and the
+The input is read line by line (never whole), and only the ids are kept, in one list: the list
+handed to the library, which removes duplicates itself. Each id still knows the line it came from,
+through a compact table of the places where "line minus index" changes (a few entries for a real
+file, not one per id), so a malformed line, or an id the library rejects, is reported by line
+number. Nothing here knows the API's limits: the library checks the ids and the
 command line maps its complaint back to the line.
 """
 
@@ -32,51 +32,35 @@ _BOM: Final = "\ufeff"
 
 
 class IdList:
-    """Ids in input order (or only the distinct ones), each with the line it came from.
+    """Ids in input order, duplicates included, each with the line it came from.
 
     Args:
         source: How the input is named in messages (a path, ``stdin`` or ``--id``).
-        distinct: Keep each id once, in first-seen order (what a bulk job sends); else every id.
         unit: What precedes a position in messages: ``"line "`` for files, ``"#"`` for ``--id``.
     """
 
-    def __init__(self, source: str, *, distinct: bool = False, unit: str = "line ") -> None:
+    def __init__(self, source: str, *, unit: str = "line ") -> None:
         self.source = source
         self.unit = unit
-        self.count = 0
-        """Ids read, duplicates included."""
-        self.distinct: dict[str, None] | None = {} if distinct else None
-        """The distinct ids in first-seen order, when built with ``distinct=True``."""
-        self._all: list[str] | None = None if distinct else []
-        self._size = 0
+        self.ids: list[str] = []
+        """Every id read, in input order."""
         # Position (line) of the id at index i is i + _shifts[k] for the last k with
         # _starts[k] <= i: one entry per blank line, comment or duplicate, not one per id.
         self._starts: list[int] = []
         self._shifts: list[int] = []
 
     @property
-    def ids(self) -> Sequence[str]:
-        """Every id read, in input order (not available with ``distinct=True``)."""
-        if self._all is None:
-            raise ValueError("this IdList keeps only the distinct ids")
-        return self._all
+    def count(self) -> int:
+        """Ids read, duplicates included."""
+        return len(self.ids)
 
     def __len__(self) -> int:
-        """Ids kept (the distinct ones with ``distinct=True``, even once handed on)."""
-        return self._size
+        return len(self.ids)
 
     def add(self, value: str, position: int) -> None:
         """Append one id read at ``position`` (a line number, or the ``--id`` number)."""
-        self.count += 1
-        if self.distinct is not None:
-            if value in self.distinct:
-                return
-            self.distinct[value] = None
-        else:
-            assert self._all is not None
-            self._all.append(value)
-        index = self._size
-        self._size += 1
+        index = len(self.ids)
+        self.ids.append(value)
         shift = position - index
         if not self._shifts or self._shifts[-1] != shift:
             self._starts.append(index)
@@ -94,9 +78,9 @@ class IdList:
         return f"{self.source} {self.unit}{self.position(index)}"
 
 
-def from_options(values: Sequence[str], *, distinct: bool = False) -> IdList:
+def from_options(values: Sequence[str]) -> IdList:
     """Ids given with ``--id``, checked like file lines."""
-    ids = IdList("--id", distinct=distinct, unit="#")
+    ids = IdList("--id", unit="#")
     for number, value in enumerate(values, 1):
         ids.add(_check_token(value.strip(), f"--id #{number}"), number)
     return ids
@@ -109,7 +93,6 @@ def read_ids(
     fmt: str = "auto",
     column: str | None = None,
     header: bool | None = None,
-    distinct: bool = False,
 ) -> IdList:
     """Read ids from ``path`` (``-`` reads ``stdin``), one line at a time.
 
@@ -120,7 +103,6 @@ def read_ids(
         column: The CSV column (by header name) or JSON object key holding the id.
         header: Whether a CSV file starts with a header row; by default only when ``column`` is
             given. Without ``column`` the first column is read.
-        distinct: Keep only the distinct ids (see :class:`IdList`).
 
     Raises:
         InputError: The file cannot be read, or a line is malformed (the message names the line).
@@ -131,7 +113,7 @@ def read_ids(
         raise InputError("--column needs --format csv or jsonl")
     if fmt == "csv" and column is not None and header is False:
         raise InputError("--column NAME reads a header row; drop --no-header")
-    ids = IdList(source, distinct=distinct)
+    ids = IdList(source)
     try:
         stream = stdin if path == "-" else Path(path).open("rb")  # noqa: SIM115
     except OSError as exc:

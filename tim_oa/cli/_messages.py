@@ -192,9 +192,7 @@ def recall(
 
     def job() -> int:
         with failed_ids_file(failed_ids) as failed_file:
-            ids = gather_ids(
-                source, id_values, input_format, column, header, "msg key", distinct=True
-            )
+            ids = gather_ids(source, id_values, input_format, column, header, "msg key")
             return run_batch_command(
                 state,
                 "messages recall",

@@ -127,20 +127,12 @@ def gather_ids(
     column: str | None,
     header: bool | None,
     noun: str,
-    *,
-    distinct: bool = False,
 ) -> IdList:
-    """The ids of a bulk command, from FILE/stdin or ``--id`` (exactly one of them).
-
-    ``distinct`` keeps each id once, in first-seen order (what a bulk job sends).
-    """
+    """The ids of a bulk command, from FILE/stdin or ``--id`` (exactly one of them)."""
     if source is not None and id_values:
         raise InputError(f"give {noun}s in FILE or with --id, not both")
     if source is None and not id_values:
         raise InputError(f"no {noun}s: give a FILE (or - for stdin) or --id")
     if source is None:
-        return from_options(id_values, distinct=distinct)
-    stdin = stdin_bytes()
-    return read_ids(
-        source, stdin, fmt=input_format, column=column, header=header, distinct=distinct
-    )
+        return from_options(id_values)
+    return read_ids(source, stdin_bytes(), fmt=input_format, column=column, header=header)

@@ -59,9 +59,7 @@ def _batch_command(
 
         def job() -> int:
             with failed_ids_file(failed_ids) as failed_file:
-                ids = gather_ids(
-                    source, id_values, input_format, column, header, "user id", distinct=True
-                )
+                ids = gather_ids(source, id_values, input_format, column, header, "user id")
                 return run_batch_command(
                     state,
                     f"subscribers {name}",
