@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -286,3 +288,35 @@ def test_a_csv_with_a_header_sends_no_header_as_an_id(
     result = run("subscribers", "add", account, str(users), "--column", "user_id")
     assert result.exit_code == 0, result.stderr
     assert sorted(served.emulator.accounts[account].subscribers) == ["c1", "c2"]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell")
+def test_readme_csv_examples_send_no_header(run: Any, served: Served, tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Command line", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #")[0].strip() for line in section.splitlines() if "users.csv" in line]
+    assert len(lines) == 2
+    for line in lines:
+        account = records(run("accounts", "create", "owner-r", "README"))[0]["official_account"]
+        users = tmp_path / "users.csv"
+        users.write_text("user_id,name\nr1,Ann\nr2,Bo\n")
+        assert run("subscribers", "add", account, "--id", "r1", "--id", "r2").exit_code == 0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TIM_OA_")}
+        env.update({k: v for k, v in served.env().items() if v is not None})
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            ["bash", "-c", line.replace("'@TOA#_news'", f"'{account}'")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert sorted(json.loads(r)["id"] for r in done.stdout.splitlines()) == ["r1", "r2"]
+        assert served.emulator.accounts[account].subscriber_num == 0
