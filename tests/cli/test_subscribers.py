@@ -213,3 +213,16 @@ def test_ctrl_c_mid_job_writes_every_unconfirmed_id(
     assert len(set(users) - subscribed) >= 600
     assert not set(pending) & set(users[:300])
     assert "interrupted" in result.stderr and "not confirmed" in result.stderr
+
+
+def test_no_room_for_the_job_log_is_one_clean_error(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served: Served
+) -> None:
+    import tempfile
+
+    account = create_account(run)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    result = run("subscribers", "add", account, "--id", "a")
+    assert result.exit_code == 2
+    assert "cannot create a temporary file" in one_line_error(result)
+    assert served.emulator.accounts[account].subscriber_num == 0

@@ -25,7 +25,7 @@ from types import TracebackType
 import tim_oa
 
 from ._context import State, located_at_input
-from ._exitcodes import FAILED, OK
+from ._exitcodes import FAILED, OK, InputError
 from ._ids import IdList
 from ._output import (
     OUTCOME_COLUMNS,
@@ -65,7 +65,11 @@ class BulkJob:
         self.distinct: int | None = None
         """Distinct ids in the job, once the library has said (``BatchProgress.total``)."""
         # Ids cannot hold a newline (the reader refuses control characters): one per line.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
+        try:
+            self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise InputError(f"cannot create a temporary file (TMPDIR): {reason}") from None
 
     def __enter__(self) -> BulkJob:
         return self

@@ -192,12 +192,15 @@ class FailedIdsFile:
         self.discard()
 
     def write(self, ids: Iterable[str]) -> None:
-        """Add ``ids``, one per line."""
+        """Add ``ids``, one per line (raises :class:`InputError` when the disk refuses)."""
         if self._file is None:
             raise ValueError("the failed-ids file is already closed")
-        for value in ids:
-            self._file.write(f"{value}\n")
-            self.count += 1
+        try:
+            for value in ids:
+                self._file.write(f"{value}\n")
+                self.count += 1
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path}: {_reason(exc)}") from None
 
     def commit(self) -> None:
         """Close the temporary file and rename it to :attr:`path` (atomically)."""
