@@ -25,7 +25,11 @@ ENV_VARS = (
     "TIM_OA_USERSIG",
     "TIM_OA_REGION",
     "TIM_OA_BASE_URL",
+    "TIM_OA_CONFIG",
+    "TIM_OA_PROFILE",
 )
+# No test may read a real user's ~/.config/tim-oa/config.toml.
+NO_CONFIG_HOME = "/nonexistent/tim-oa-tests/config-home"
 _TOKEN = re.compile(r"[A-Za-z0-9*_\-]{80,}")
 
 
@@ -37,6 +41,7 @@ class Served:
     def env(self, **overrides: str | None) -> dict[str, str | None]:
         env: dict[str, str | None] = dict.fromkeys(ENV_VARS)
         env.update(
+            XDG_CONFIG_HOME=NO_CONFIG_HOME,
             TIM_OA_SDKAPPID=str(SDKAPPID),
             TIM_OA_SECRET_KEY=SECRET_KEY,
             TIM_OA_BASE_URL=self.base_url,
@@ -97,6 +102,7 @@ def bare_run() -> Any:
         *args: str, input: str | None = None, env: Mapping[str, str | None] | None = None
     ) -> Result:
         full: dict[str, str | None] = dict.fromkeys(ENV_VARS)
+        full["XDG_CONFIG_HOME"] = NO_CONFIG_HOME
         full.update(env or {})
         result = runner.invoke(cli, list(args), input=input, env=full)
         if result.exception is not None and not isinstance(result.exception, SystemExit):

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tim_oa.cli import _accounts
+
 from .conftest import Served, assert_no_secrets, one_line_error
 from .helpers import create_account, records, resume_value
 
@@ -30,7 +32,7 @@ def test_create_modify_get_destroy(run: Any, served: Served) -> None:
     assert profile["introduction"] == "hello"
     assert profile["max_subscriber_num"] == 50
     assert profile["status"] == "found"
-    assert "accounts get: 1 ids: 1 found, 0 failed" in got.stderr
+    assert "accounts get: 1 id: 1 found, 0 failed" in got.stderr
 
     destroyed = run("accounts", "destroy", account, "--yes")
     assert destroyed.exit_code == 0, destroyed.stderr
@@ -44,7 +46,10 @@ def test_custom_account_id(run: Any) -> None:
     assert records(result)[0]["official_account"] == "@TOA#_cli_custom"
 
 
-def test_destroy_asks_for_confirmation(run: Any, served: Served) -> None:
+def test_destroy_asks_for_confirmation_on_a_terminal(
+    run: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_accounts, "stdin_is_terminal", lambda: True)
     account = create_account(run)
     declined = run("accounts", "destroy", account, input="n\n")
     assert declined.exit_code == 1
@@ -113,3 +118,13 @@ def test_subscribed_pages_and_resumes_by_offset(run: Any) -> None:
     ids = [r["official_account"] for r in records(first) + records(rest)]
     assert sorted(ids) == sorted(accounts)
     assert "resume with" not in rest.stderr
+
+
+def test_destroy_without_a_terminal_or_yes_refuses(run: Any, served: Served) -> None:
+    account = create_account(run)
+    result = run("accounts", "destroy", account, input="y\n")  # piped: not a terminal
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert "not a terminal" in line and "--yes" in line
+    assert account in served.emulator.accounts
+    assert result.stdout == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +202,121 @@ def test_jsonl_records_of_a_create(run: Any) -> None:
     result = run("accounts", "create", "owner-9", "JSON check")
     (record,) = records(result)
     assert set(record) == {"official_account", "status"}
+
+
+def test_help_states_where_settings_come_from(run: Any) -> None:
+    text = " ".join(run("--help").stdout.split())
+    assert "~/.config/tim-oa/config.toml" in text and "XDG_CONFIG_HOME" in text
+    assert "--profile" in text and "TIM_OA_PROFILE" in text
+    assert "Precedence: flags, then the environment, then the file's profile" in text
+    assert "143 SIGTERM" in text
+
+
+def test_profile_from_the_default_config_file(run: Any, served: Served, tmp_path: Path) -> None:
+    folder = tmp_path / "tim-oa"
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[staging]\nsdkappid = {SDKAPPID}\nbase_url = "{served.base_url}"\n'
+        f'secret_key = "{SECRET_KEY}"\n'
+    )
+    config.chmod(0o644)
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "TIM_OA_SDKAPPID": None, "TIM_OA_BASE_URL": None}
+    env["TIM_OA_SECRET_KEY"] = None
+    result = run("--profile", "staging", "accounts", "subscribed", "nobody", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert f"warning: {config} holds a secret" in result.stderr
+    assert_no_secrets(result)
+    config.chmod(0o600)
+    quiet = run("--profile", "staging", "accounts", "subscribed", "nobody", env=env)
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+    missing = run("--profile", "prod", "accounts", "subscribed", "nobody", env=env)
+    assert missing.exit_code == 2
+    assert "no profile 'prod'" in one_line_error(missing)
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F _tim_oa_completion tim-oa"),
+        ("zsh", "#compdef tim-oa"),
+        ("fish", "complete --no-files --command tim-oa"),
+    ],
+)
+def test_shell_completion_scripts_are_produced(
+    shell: str, marker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_TIM_OA_COMPLETE", f"{shell}_source")
+    with pytest.raises(SystemExit) as exited:
+        tim_oa.cli.main([])
+    assert exited.value.code == 0
+    assert marker in capsys.readouterr().out
+
+
+def test_shell_completion_completes_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_TIM_OA_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "tim-oa subscribers a")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    with pytest.raises(SystemExit):
+        tim_oa.cli.main([])
+    assert capsys.readouterr().out.split() == ["plain,add"]
+
+
+def test_wording_articles_and_plurals(run: Any) -> None:
+    assert "An account id given directly" in " ".join(
+        run("accounts", "get", "--help").stdout.split()
+    )
+    assert "A user id given directly" in " ".join(
+        run("subscribers", "add", "--help").stdout.split()
+    )
+    account = records(run("accounts", "create", "owner-w", "Wording"))[0]["official_account"]
+    one = run("subscribers", "add", account, "--id", "w1")
+    assert "subscribers add: 1 id: 1 succeeded, 0 unchanged, 0 failed" in one.stderr
+    two = run("subscribers", "add", account, "--id", "w2", "--id", "w3", "--id", "w2")
+    assert "subscribers add: 3 ids (2 distinct): 2 succeeded, 0 unchanged, 0 failed" in two.stderr
+
+
+def test_a_csv_with_a_header_sends_no_header_as_an_id(
+    run: Any, served: Served, tmp_path: Path
+) -> None:
+    # The README's example: ids from the user_id column of a CSV with a header row.
+    account = records(run("accounts", "create", "owner-c", "CSV"))[0]["official_account"]
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,name\nc1,Ann\nc2,Bo\n")
+    result = run("subscribers", "add", account, str(users), "--column", "user_id")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(served.emulator.accounts[account].subscribers) == ["c1", "c2"]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell")
+def test_readme_csv_examples_send_no_header(run: Any, served: Served, tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Command line", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #")[0].strip() for line in section.splitlines() if "users.csv" in line]
+    assert len(lines) == 2
+    for line in lines:
+        account = records(run("accounts", "create", "owner-r", "README"))[0]["official_account"]
+        users = tmp_path / "users.csv"
+        users.write_text("user_id,name\nr1,Ann\nr2,Bo\n")
+        assert run("subscribers", "add", account, "--id", "r1", "--id", "r2").exit_code == 0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TIM_OA_")}
+        env.update({k: v for k, v in served.env().items() if v is not None})
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            ["bash", "-c", line.replace("'@TOA#_news'", f"'{account}'")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert sorted(json.loads(r)["id"] for r in done.stdout.splitlines()) == ["r1", "r2"]
+        assert served.emulator.accounts[account].subscriber_num == 0

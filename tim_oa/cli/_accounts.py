@@ -7,23 +7,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 
 import tim_oa
 
+from ._bulk import failed_ids_file
 from ._context import State, located_at_input
-from ._exitcodes import OK
+from ._exitcodes import FAILED, OK, USAGE
+from ._listing import Listing, ResumeStyle
 from ._options import (
-    Listing,
-    finish_job,
     gather_ids,
     id_input_options,
     listing_options,
     output_option,
-    walk_pages,
 )
-from ._output import IdFile, RecordWriter, format_seconds, model_record, note
+from ._output import RecordWriter, format_seconds, model_record, note, plural
 
 PROFILE_OPTIONS = (
     ("--introduction", "introduction", "Introduction text (at most 400 bytes)."),
@@ -80,7 +78,7 @@ def create(
             async with state.open_session() as oa:
                 return await oa.create_account(owner, name, account_id=account_id, **profile)
 
-        created = anyio.run(go)
+        created = state.run_async(go)
         _emit(output, {"official_account": created, "status": "created"})
         elapsed = format_seconds(time.perf_counter() - started)
         note(f"accounts create: created {created} in {elapsed}")
@@ -95,8 +93,18 @@ def create(
 @output_option
 @click.pass_obj
 def destroy(state: State, account: str, yes: bool, output: str) -> None:
-    """Destroy ACCOUNT. Irreversible: its id cannot be used again."""
+    """Destroy ACCOUNT. Irreversible: its id cannot be used again.
+
+    Asks for confirmation on the terminal; without a terminal (a script, a pipe) it refuses
+    unless --yes is given.
+    """
     if not yes:
+        if not stdin_is_terminal():
+            state.fail(
+                f"refusing to destroy {account} without confirmation: stdin is not a terminal; "
+                "add --yes to confirm",
+                USAGE,
+            )
         click.confirm(f"Destroy {account}? This cannot be undone", abort=True, err=True)
 
     def job() -> int:
@@ -106,7 +114,7 @@ def destroy(state: State, account: str, yes: bool, output: str) -> None:
             async with state.open_session() as oa:
                 await oa.destroy_account(account)
 
-        anyio.run(go)
+        state.run_async(go)
         _emit(output, {"official_account": account, "status": "destroyed"})
         note(
             f"accounts destroy: destroyed {account} in "
@@ -134,7 +142,7 @@ def modify(state: State, /, account: str, output: str, **fields: Any) -> None:
             async with state.open_session() as oa:
                 await oa.modify_account(account, **changes)
 
-        anyio.run(go)
+        state.run_async(go)
         record = {"official_account": account, "status": "modified", "fields": sorted(changes)}
         _emit(output, record)
         note(
@@ -179,36 +187,37 @@ def get(
     """
 
     def job() -> int:
-        ids = gather_ids(source, id_values, input_format, column, header, "account id")
-        wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-        failed_file = IdFile(failed_ids) if failed_ids is not None else None
-        started = time.perf_counter()
+        with failed_ids_file(failed_ids) as failed_file:
+            ids = gather_ids(source, id_values, input_format, column, header, "account id")
+            wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+            started = time.perf_counter()
 
-        async def go() -> list[tim_oa.OfficialAccount]:
-            async with state.open_session() as oa:
-                with located_at_input(ids):
-                    return await oa.get_accounts(ids.ids, fields=wanted)
+            async def go() -> list[tim_oa.OfficialAccount]:
+                async with state.open_session() as oa:
+                    with located_at_input(ids):
+                        return await oa.get_accounts(ids.ids, fields=wanted)
 
-        try:
-            found = anyio.run(go)
-        except BaseException:
+            found = state.run_async(go)
+            writer = RecordWriter(sys.stdout, output)
+            missing: dict[str, None] = {}
+            for account in found:
+                record = model_record(account)
+                record["status"] = "found" if account.ok else "failed"
+                writer.write(record)
+                if not account.ok:
+                    missing[account.official_account] = None
+            writer.flush()
             if failed_file is not None:
-                failed_file.close()
-            raise
-        writer = RecordWriter(sys.stdout, output)
-        missing: list[str] = []
-        for account in found:
-            record = model_record(account)
-            record["status"] = "found" if account.ok else "failed"
-            writer.write(record)
-            if not account.ok and account.official_account not in missing:
-                missing.append(account.official_account)
-        writer.flush()
-        summary = (
-            f"accounts get: {len(found)} ids: {len(found) - len(missing)} found, "
-            f"{len(missing)} failed in {format_seconds(time.perf_counter() - started)}"
-        )
-        return finish_job(summary, missing, failed_file)
+                failed_file.write(missing)
+                failed_file.commit()
+            summary = (
+                f"accounts get: {plural(len(found), 'id')}: {len(found) - len(missing):,} found, "
+                f"{len(missing):,} failed in {format_seconds(time.perf_counter() - started)}"
+            )
+            if failed_file is not None:
+                summary += f"; failed ids written to {failed_file.path}"
+            note(summary)
+            return FAILED if missing else OK
 
     state.run(job)
 
@@ -229,7 +238,8 @@ def subscribed(
     state: State, user: str, offset: int, page_size: int, max_items: int | None, output: str
 ) -> None:
     """List the accounts USER subscribes to, with the subscription's own data."""
-    listing = Listing(state, "accounts subscribed", output, "--offset")
+    style = ResumeStyle("--offset", start=0, offset=True)
+    listing = Listing(state, "accounts subscribed", output, style, offset)
 
     async def go() -> None:
         async with state.open_session() as oa:
@@ -237,6 +247,12 @@ def subscribed(
             def pager(cursor: Any, size: int) -> tim_oa.AsyncPager[tim_oa.SubscribedAccount]:
                 return oa.subscribed_accounts(user, page_size=size, offset=cursor)
 
-            await listing.consume(walk_pages(pager, offset, page_size, max_items), model_record)
+            await listing.consume(pager, page_size, max_items, model_record)
 
-    state.run(lambda: listing.run(offset, go))
+    state.run(lambda: listing.run(go))
+
+
+def stdin_is_terminal() -> bool:
+    """True when stdin is an interactive terminal (a confirmation prompt can be answered)."""
+    isatty = getattr(sys.stdin, "isatty", None)
+    return bool(isatty and isatty())

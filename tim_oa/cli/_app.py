@@ -33,9 +33,15 @@ OUTPUT_HELP = (
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="Settings file: TOML (JSON on Python 3.10, or with a .json suffix) with the keys "
-    "sdkappid, identifier, secret_key, usersig, region, base_url. Its values win over the "
-    "environment's.",
+    help="Settings file (default: $TIM_OA_CONFIG, else ~/.config/tim-oa/config.toml, honouring "
+    "XDG_CONFIG_HOME): TOML, or JSON with a .json suffix, with the keys sdkappid, identifier, "
+    "secret_key, usersig, region, base_url at the top level or in [profile] tables. The "
+    "environment's TIM_OA_* variables win over it.",
+)
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="The config file's [NAME] table to use (default: $TIM_OA_PROFILE, else 'default').",
 )
 @click.option(
     "--timeout",
@@ -60,12 +66,15 @@ OUTPUT_HELP = (
 def cli(
     ctx: click.Context,
     config: Path | None,
+    profile: str | None,
     timeout: float | None,
     max_retries: int | None,
     verbose: int,
 ) -> None:
     """Manage Tencent Cloud Chat Official Accounts from the command line."""
-    state = State(config=config, timeout=timeout, max_retries=max_retries, verbose=verbose)
+    state = State(
+        config=config, profile=profile, timeout=timeout, max_retries=max_retries, verbose=verbose
+    )
     ctx.call_on_close(state.setup_logging())
     ctx.obj = state
 

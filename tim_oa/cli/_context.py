@@ -1,6 +1,8 @@
-"""What every command shares: global options, the session factory, and error reporting.
+"""What every command shares: global options, the session factory, signals, and error reporting.
 
-Errors become one clean line on stderr with the right exit code, scrubbed of secrets.
+Errors become one clean line on stderr with the right exit code, scrubbed of secrets. Every
+command's event loop runs through :meth:`State.run_async`, so SIGINT, SIGTERM and SIGHUP stop it
+cleanly (see ``_signals``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ import logging
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+import anyio
 import click
 
 import tim_oa
@@ -24,6 +27,9 @@ from ._config import ENV, Settings, load_settings
 from ._exitcodes import InputError
 from ._ids import IdList
 from ._output import note
+from ._signals import Stopped, StopSignals, signal_name
+
+T = TypeVar("T")
 
 _INDEXED_FIELD = re.compile(r"\[(\d+)\]$")
 
@@ -33,16 +39,20 @@ class State:
     """The root command's options, handed to every command as the click context object."""
 
     config: Path | None = None
+    profile: str | None = None
     timeout: float | None = None
     max_retries: int | None = None
     verbose: int = 0
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    stop: StopSignals = field(default_factory=StopSignals)
     _settings: Settings | None = None
 
     def settings(self) -> Settings:
         """The credentials and target, read once (raises :class:`InputError`)."""
         if self._settings is None:
-            self._settings = load_settings(self.config, self.environ)
+            self._settings = load_settings(
+                self.config, self.environ, profile=self.profile, warn=note
+            )
         return self._settings
 
     def session(self, **options: Any) -> tim_oa.Session:
@@ -55,10 +65,20 @@ class State:
 
     @asynccontextmanager
     async def open_session(self, **options: Any) -> AsyncIterator[tim_oa.Session]:
-        """``async with state.open_session() as oa``: a session, closed on exit."""
+        """``async with state.open_session() as oa``: a session, closed on exit.
+
+        The close is shielded, so a job cancelled by a signal still closes its connections.
+        """
         session = self.session(**options)
-        async with session:
+        try:
             yield session
+        finally:
+            with anyio.CancelScope(shield=True):
+                await session.aclose()
+
+    def run_async(self, job: Callable[[], Awaitable[T]]) -> T:
+        """Run ``job`` in an event loop that a stop signal cancels (raises ``Stopped`` then)."""
+        return self.stop.run_async(job)
 
     def secrets(self) -> list[str]:
         """Every secret value this run may know, loaded or not."""
@@ -95,14 +115,19 @@ class State:
         return undo
 
     def run(self, job: Callable[[], int]) -> NoReturn:
-        """Run ``job`` (which may call ``anyio.run``) and exit with its code.
+        """Run ``job`` (whose event loop runs through :meth:`run_async`) and exit with its code.
 
         Errors become one ``error: ...`` line on stderr, never a traceback: input, credential and
-        validation problems exit 2; API, network and pagination errors exit 1.
+        validation problems exit 2; API, network and pagination errors exit 1; a stop signal
+        exits 128 + its number.
         """
         try:
-            code = job()
-        except KeyboardInterrupt:
+            with self.stop:
+                code = job()
+        except Stopped as stopped:
+            note(f"interrupted by {signal_name(stopped.signum)}")
+            raise click.exceptions.Exit(stopped.exit_code) from None
+        except KeyboardInterrupt:  # outside the main thread no handler is installed
             note("interrupted")
             raise click.exceptions.Exit(X.INTERRUPTED) from None
         except BaseException as exc:
@@ -154,7 +179,7 @@ def locate(exc: tim_oa.ValidationError, ids: IdList) -> InputError | None:
     if match is None:
         return None
     index = int(match.group(1))
-    if index >= len(ids.ids):
+    if index >= len(ids):
         return None
     return InputError(f"{ids.where(index)}: {exc}")
 

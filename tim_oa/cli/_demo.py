@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import anyio
 import click
 from rich.console import Console
 from rich.table import Table
@@ -227,7 +226,7 @@ def demo(state: State, users: int, concurrency: int, in_process: bool) -> None:
                 async with session as oa:
                     await run_demo(oa, steps, users, concurrency)
 
-            anyio.run(go)
+            state.run_async(go)
         Console().print(steps.table(f"tim-oa demo: {users:,} users"))
         return OK
 

@@ -14,11 +14,13 @@ USAGE: Final = 2
 """Bad arguments, unreadable or malformed input, missing or invalid credentials."""
 
 INTERRUPTED: Final = 130
-"""Stopped with Ctrl-C (128 + SIGINT, as shells report it)."""
+"""Stopped with Ctrl-C (128 + SIGINT, as shells report it); SIGTERM gives 143, SIGHUP 129."""
 
 EPILOG: Final = (
     "Exit codes: 0 success; 1 an API or network error, or some ids of a bulk job failed; "
-    "2 bad usage, malformed input or missing credentials; 130 interrupted."
+    "2 bad usage, malformed input or missing credentials; 128+N stopped by signal N (130 "
+    "Ctrl-C, 143 SIGTERM, 129 SIGHUP: a bulk job then writes its unconfirmed ids to "
+    "--failed-ids)."
 )
 
 

@@ -8,26 +8,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 
 import tim_oa
 
 from .._limits import MAX_HISTORY_PAGE_SIZE
+from ._bulk import BulkJob, failed_ids_file, run_batch_command
 from ._context import State
 from ._exitcodes import OK, InputError
+from ._listing import Listing, ResumeStyle, skip_option
 from ._options import (
-    Listing,
     bulk_options,
     gather_ids,
     id_input_options,
     listing_options,
     output_option,
-    run_batch_command,
-    walk_pages,
 )
 from ._output import RecordWriter, format_seconds, model_record, note, stdin_bytes
-from ._progress import BatchBar
 
 
 @click.group(short_help="Broadcast, read history, recall.")
@@ -106,7 +103,7 @@ def send(
                     no_last_msg=no_last_msg,
                 )
 
-        sent = anyio.run(go)
+        sent = state.run_async(go)
         writer = RecordWriter(sys.stdout, output)
         writer.write({"official_account": account, **model_record(sent), "status": "sent"})
         writer.flush()
@@ -129,6 +126,7 @@ def _message_record(message: tim_oa.Message) -> dict[str, Any]:
     metavar="KEY",
     help="Resume with the messages older than KEY (printed on stderr when a run stops early).",
 )
+@skip_option
 @click.option("--with-recalled", is_flag=True, help="Include recalled messages.")
 @listing_options(MAX_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE)
 @output_option
@@ -137,13 +135,15 @@ def history(
     state: State,
     account: str,
     last_msg_key: str | None,
+    skip: int,
     with_recalled: bool,
     page_size: int,
     max_items: int | None,
     output: str,
 ) -> None:
     """List ACCOUNT's messages, newest first."""
-    listing = Listing(state, "messages history", output, "--last-msg-key")
+    style = ResumeStyle("--last-msg-key", start=None)
+    listing = Listing(state, "messages history", output, style, last_msg_key, skip)
 
     async def go() -> None:
         async with state.open_session() as oa:
@@ -153,10 +153,9 @@ def history(
                     account, page_size=size, with_recalled=with_recalled, last_msg_key=at
                 )
 
-            pages = walk_pages(pager, last_msg_key, page_size, max_items)
-            await listing.consume(pages, _message_record)
+            await listing.consume(pager, page_size, max_items, _message_record)
 
-    state.run(lambda: listing.run(last_msg_key, go))
+    state.run(lambda: listing.run(go))
 
 
 @messages.command()
@@ -181,26 +180,29 @@ def recall(
 ) -> None:
     """Recall the messages whose MsgKeys are listed in FILE (or - for stdin, or --id).
 
-    Prints one record per distinct key, succeeded or failed (with the API's RetCode). Any
-    failure makes the exit code 1; --failed-ids keeps those keys for a re-run.
+    Prints one record per distinct key as its chunk finishes, succeeded or failed (with the
+    API's RetCode). Any failure makes the exit code 1; --failed-ids keeps those keys for a re-run.
+    Ctrl-C, SIGTERM or SIGHUP stop the job cleanly, as for subscribers add.
     """
 
-    def job() -> int:
-        ids = gather_ids(source, id_values, input_format, column, header, "msg key")
-
-        async def call(oa: tim_oa.Session, keys: list[str], bar: BatchBar) -> tim_oa.BatchResult:
-            return await oa.recall_messages(
-                account, keys, reason=reason, concurrency=concurrency, on_progress=bar
-            )
-
-        return run_batch_command(
-            state,
-            "messages recall",
-            ids,
-            call,
-            output=output,
-            failed_ids=failed_ids,
-            concurrency=concurrency,
+    async def call(oa: tim_oa.Session, keys: list[str], job: BulkJob) -> tim_oa.BatchResult:
+        return await oa.recall_messages(
+            account, keys, reason=reason, concurrency=concurrency, on_progress=job
         )
+
+    def job() -> int:
+        with failed_ids_file(failed_ids) as failed_file:
+            ids = gather_ids(source, id_values, input_format, column, header, "msg key")
+            return run_batch_command(
+                state,
+                "messages recall",
+                ids,
+                call,
+                noun="msg key",
+                output=output,
+                failed_file=failed_file,
+                concurrency=concurrency,
+                with_unchanged=False,
+            )
 
     state.run(job)

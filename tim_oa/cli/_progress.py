@@ -40,8 +40,6 @@ class BatchBar:
         self._total = total
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self.settled: set[str] = set()
-        """Ids whose outcome is final and not a failure, as chunks finish."""
 
     def __enter__(self) -> BatchBar:
         if self.enabled:
@@ -70,8 +68,7 @@ class BatchBar:
             self._progress = None
 
     def __call__(self, progress: tim_oa.BatchProgress) -> None:
-        """Record a :class:`tim_oa.BatchProgress` update."""
-        self.settled.update(i for i, o in progress.outcomes.items() if o.ok)
+        """Draw a :class:`tim_oa.BatchProgress` update."""
         if self._progress is not None and self._task is not None:
             self._progress.update(
                 self._task, completed=progress.done, total=progress.total, failed=progress.failed

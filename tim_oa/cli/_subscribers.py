@@ -8,25 +8,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 
 import tim_oa
 
+from ._bulk import BulkJob, failed_ids_file, run_batch_command
 from ._context import State
 from ._exitcodes import OK
+from ._listing import Listing, ResumeStyle, skip_option
 from ._options import (
-    Listing,
     bulk_options,
     gather_ids,
     id_input_options,
     listing_options,
     output_option,
-    run_batch_command,
-    walk_pages,
 )
 from ._output import RecordWriter, format_seconds, model_record, note
-from ._progress import BatchBar
 
 
 @click.group(short_help="Bulk add/remove, list and annotate subscribers.")
@@ -57,30 +54,31 @@ def _batch_command(
         failed_ids: Path | None,
         output: str,
     ) -> None:
+        async def call(oa: tim_oa.Session, user_ids: list[str], job: BulkJob) -> tim_oa.BatchResult:
+            return await method(oa)(account, user_ids, concurrency=concurrency, on_progress=job)
+
         def job() -> int:
-            ids = gather_ids(source, id_values, input_format, column, header, "user id")
-
-            async def call(
-                oa: tim_oa.Session, user_ids: list[str], bar: BatchBar
-            ) -> tim_oa.BatchResult:
-                return await method(oa)(account, user_ids, concurrency=concurrency, on_progress=bar)
-
-            return run_batch_command(
-                state,
-                f"subscribers {name}",
-                ids,
-                call,
-                output=output,
-                failed_ids=failed_ids,
-                concurrency=concurrency,
-            )
+            with failed_ids_file(failed_ids) as failed_file:
+                ids = gather_ids(source, id_values, input_format, column, header, "user id")
+                return run_batch_command(
+                    state,
+                    f"subscribers {name}",
+                    ids,
+                    call,
+                    noun="id",
+                    output=output,
+                    failed_file=failed_file,
+                    concurrency=concurrency,
+                )
 
         state.run(job)
 
     command.__doc__ = (
         f"{summary}\n\n"
-        "Prints one record per distinct id: succeeded, unchanged (nothing to do) or failed. "
-        "Any failure makes the exit code 1; --failed-ids keeps those ids for a re-run."
+        "Prints one record per distinct id as its chunk finishes: succeeded, unchanged "
+        "(nothing to do) or failed. Any failure makes the exit code 1; --failed-ids keeps those "
+        "ids for a re-run. Ctrl-C, SIGTERM or SIGHUP stop the job cleanly: the ids not confirmed "
+        "go to --failed-ids too, and the exit code is 128 + the signal's number."
     )
     return click.command(name)(command)
 
@@ -109,14 +107,22 @@ subscribers.add_command(
     metavar="CURSOR",
     help="Resume from this cursor (printed on stderr when a run stops early).",
 )
+@skip_option
 @listing_options(200, 200)
 @output_option
 @click.pass_obj
 def list_(
-    state: State, account: str, cursor: str, page_size: int, max_items: int | None, output: str
+    state: State,
+    account: str,
+    cursor: str,
+    skip: int,
+    page_size: int,
+    max_items: int | None,
+    output: str,
 ) -> None:
     """List ACCOUNT's subscribers, oldest subscription first."""
-    listing = Listing(state, "subscribers list", output, "--cursor")
+    style = ResumeStyle("--cursor", start="")
+    listing = Listing(state, "subscribers list", output, style, cursor, skip)
 
     async def go() -> None:
         async with state.open_session() as oa:
@@ -124,9 +130,9 @@ def list_(
             def pager(at: Any, size: int) -> tim_oa.AsyncPager[tim_oa.Subscriber]:
                 return oa.subscribers(account, page_size=size, cursor=at)
 
-            await listing.consume(walk_pages(pager, cursor, page_size, max_items), model_record)
+            await listing.consume(pager, page_size, max_items, model_record)
 
-    state.run(lambda: listing.run(cursor, go))
+    state.run(lambda: listing.run(go))
 
 
 @subscribers.command()
@@ -145,7 +151,7 @@ def modify(state: State, account: str, user: str, custom_string: str, output: st
             async with state.open_session() as oa:
                 await oa.modify_subscriber(account, user, custom_string)
 
-        anyio.run(go)
+        state.run_async(go)
         writer = RecordWriter(sys.stdout, output)
         writer.write({"official_account": account, "user_id": user, "status": "modified"})
         writer.flush()

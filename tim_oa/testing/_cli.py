@@ -1,80 +1,147 @@
-"""``python -m tim_oa.testing``: serve an emulator from the command line."""
+"""Serving the emulator from a shell: ``python -m tim_oa.testing`` and ``tim-oa emulator serve``.
+
+Both are the one click command built here, with the same options and help. click comes with the
+``emulator`` and ``cli`` extras; it is imported only when the command is built, so importing
+``tim_oa.testing`` does not need it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .. import _limits as L
 from ._emulator import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, Emulator
-from ._server import serve_forever
 
 SECRET_KEY_ENV = "TIM_OA_SECRET_KEY"
+PROG_NAME = "python -m tim_oa.testing"
+INSTALL_HINT = 'serving the emulator needs extra packages: pip install "tim-oa[emulator]"'
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tim_oa.testing",
-        description="Serve the tim_oa Official Account emulator until interrupted (Ctrl-C).",
+def serve_command() -> Any:
+    """The click command that serves an emulator (a ``click.Command``; needs click)."""
+    import click
+
+    from ._server import is_loopback, serve_forever
+
+    @click.command(
+        name="serve",
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+        epilog=f"The secret key is best given as {SECRET_KEY_ENV} rather than --secret-key, "
+        "which other users can see in the process list. Point clients at the printed URL (for "
+        "the tim-oa command: TIM_OA_BASE_URL). Stops on Ctrl-C or SIGTERM.",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="loopback interface (default %(default)s)"
+    @click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Interface to listen on; loopback only unless --allow-remote.",
     )
-    parser.add_argument(
-        "--port", type=int, default=8080, help="TCP port, 0 for any (default %(default)s)"
+    @click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=8080,
+        show_default=True,
+        help="TCP port; 0 picks a free one.",
     )
-    parser.add_argument(
-        "--sdkappid", type=int, default=DEFAULT_SDKAPPID, help="app id (default %(default)s)"
+    @click.option(
+        "--sdkappid",
+        type=click.IntRange(min=1),
+        default=DEFAULT_SDKAPPID,
+        show_default=True,
+        help="The app id the emulator answers for.",
     )
-    parser.add_argument(
+    @click.option(
         "--secret-key",
-        default=None,
-        help=f"UserSig key (default: ${SECRET_KEY_ENV}, else Tencent's public sample key)",
+        envvar=SECRET_KEY_ENV,
+        show_envvar=True,
+        metavar="KEY",
+        help="The key UserSigs are checked with (default: Tencent's public sample key). "
+        "Never printed.",
     )
-    parser.add_argument(
+    @click.option(
         "--admin",
-        action="append",
-        default=None,
-        help=f"an App admin identifier; repeatable (default {DEFAULT_ADMIN})",
+        "admins",
+        multiple=True,
+        metavar="IDENTIFIER",
+        help=f"An App admin identifier; repeatable (default {DEFAULT_ADMIN}).",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for ids and faults (default 0)")
-    parser.add_argument(
-        "--no-rate-limit", action="store_true", help="disable the 200 calls/s limit"
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed for generated ids and faults."
     )
-    parser.add_argument(
+    @click.option(
+        "--no-rate-limit",
+        is_flag=True,
+        help=f"Turn off the limit of {L.CALLS_PER_SECOND:g} calls/s per command.",
+    )
+    @click.option(
         "--no-send-limits",
-        action="store_true",
-        help="disable the per-account send pacing (1/s and 2 broadcasts per hour)",
+        is_flag=True,
+        help="Turn off the per-account send pacing (1/s and 2 broadcasts per hour).",
     )
-    parser.add_argument(
-        "--allow-remote", action="store_true", help="allow a non-loopback --host (unsafe)"
+    @click.option(
+        "--allow-remote",
+        is_flag=True,
+        help="Allow a --host that is not loopback (unsafe: anyone holding the key can call it).",
     )
-    return parser
+    def serve(
+        host: str,
+        port: int,
+        sdkappid: int,
+        secret_key: str | None,
+        admins: tuple[str, ...],
+        seed: int,
+        no_rate_limit: bool,
+        no_send_limits: bool,
+        allow_remote: bool,
+    ) -> None:
+        """Serve the tim_oa Official Account emulator until Ctrl-C (or SIGTERM)."""
+        if not allow_remote and not is_loopback(host):
+            raise click.UsageError(
+                f"refusing to serve on {host}, which is not a loopback interface; add "
+                "--allow-remote to allow it (unsafe: anyone holding the key can call it)"
+            )
+        emulator = Emulator(
+            sdkappid,
+            secret_key or DEFAULT_SECRET_KEY,
+            admins or (DEFAULT_ADMIN,),
+            seed=seed,
+            rate_limit=None if no_rate_limit else L.CALLS_PER_SECOND,
+            send_per_second=None if no_send_limits else L.SENDS_PER_SECOND_PER_ACCOUNT,
+            broadcasts_per_hour=None if no_send_limits else L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
+        )
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            serve_forever(emulator, host, port, allow_remote=allow_remote)
+        except (ValueError, RuntimeError, OSError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(2) from None
+
+    return serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, serve until Ctrl-C, and return the exit status.
+    """Serve an emulator as ``python -m tim_oa.testing`` does; return the exit status.
 
-    The secret key is read from ``--secret-key`` or the ``TIM_OA_SECRET_KEY`` environment variable
-    and is never printed.
+    ``argv`` defaults to the process's arguments. Options as in ``--help``; the secret key is
+    read from ``--secret-key`` or ``TIM_OA_SECRET_KEY`` and is never printed.
     """
-    args = _parser().parse_args(argv)
-    secret_key = args.secret_key or os.environ.get(SECRET_KEY_ENV) or DEFAULT_SECRET_KEY
-    emulator = Emulator(
-        args.sdkappid,
-        secret_key,
-        tuple(args.admin or (DEFAULT_ADMIN,)),
-        seed=args.seed,
-        rate_limit=None if args.no_rate_limit else L.CALLS_PER_SECOND,
-        send_per_second=None if args.no_send_limits else L.SENDS_PER_SECOND_PER_ACCOUNT,
-        broadcasts_per_hour=None if args.no_send_limits else L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
-    )
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        serve_forever(emulator, args.host, args.port, allow_remote=args.allow_remote)
-    except (ValueError, RuntimeError, OSError) as exc:
-        print(f"error: {exc}")
+        import click
+    except ImportError:
+        print(INSTALL_HINT, file=sys.stderr)
         return 2
+    command = serve_command()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        command.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
     return 0

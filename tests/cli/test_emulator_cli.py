@@ -1,0 +1,100 @@
+"""``python -m tim_oa.testing`` and ``tim-oa emulator serve``: one click command."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import tim_oa
+from tim_oa.cli._config import _parse_toml
+from tim_oa.testing import DEFAULT_SDKAPPID
+from tim_oa.testing._cli import INSTALL_HINT, main
+
+from .conftest import ENV_VARS
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "emulator-cli-key-5d1c0b8e7f6a"
+
+
+def options(help_text: str) -> set[str]:
+    return set(re.findall(r"(--[a-z][a-z-]+)", help_text))
+
+
+def test_both_entry_points_are_the_same_click_command(
+    run: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--help"]) == 0
+    module_help = capsys.readouterr().out
+    cli_help = run("emulator", "serve", "--help").stdout
+    assert module_help.startswith("Usage: python -m tim_oa.testing [OPTIONS]")
+    assert cli_help.split("\n", 1)[0].endswith(" emulator serve [OPTIONS]")
+    assert options(module_help) == options(cli_help)
+    assert {"--allow-remote", "--secret-key", "--no-rate-limit", "--admin"} <= options(cli_help)
+    assert "TIM_OA_SECRET_KEY" in cli_help
+    assert " ".join(module_help.split()[5:]) == " ".join(cli_help.split()[5:])  # after the usage
+
+
+def test_a_remote_host_needs_allow_remote(run: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-remote" in err and "allow_remote=True" not in err
+    result = run("emulator", "serve", "--host", "192.0.2.1")
+    assert result.exit_code == 2
+    assert "--allow-remote" in result.stderr
+
+
+def test_without_click_main_explains_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "click", None)
+    assert main(["--help"]) == 2
+    assert capsys.readouterr().err.strip() == INSTALL_HINT
+
+
+def test_the_emulator_extra_brings_click() -> None:
+    assert _parse_toml is not None
+    project = _parse_toml((ROOT / "pyproject.toml").read_text())
+    extra = project["project"]["optional-dependencies"]["emulator"]
+    assert any(req.startswith("click") for req in extra)
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serves_with_the_key_from_the_environment_and_old_flags() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env["TIM_OA_SECRET_KEY"] = KEY
+    flags = ["--port", "0", "--no-rate-limit", "--no-send-limits", "--seed", "3", "--admin", "boss"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tim_oa.testing", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, line
+
+        async def call() -> str:
+            signer = tim_oa.UserSigSigner(DEFAULT_SDKAPPID, KEY)
+            async with tim_oa.Session(
+                DEFAULT_SDKAPPID, "boss", signer, base_url=match.group(1), max_retries=0
+            ) as oa:
+                return await oa.create_account("owner", "From the env key")
+
+        assert anyio.run(call).startswith("@TOA#_")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert KEY not in line + out + err
