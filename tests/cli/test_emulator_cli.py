@@ -98,3 +98,62 @@ def test_serves_with_the_key_from_the_environment_and_old_flags() -> None:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert KEY not in line + out + err
+
+
+def test_webhook_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--webhook-url", "ftp://hooks.example"]) == 2
+    assert "--webhook-url" in capsys.readouterr().err
+    assert main(["--webhook-token", "t"]) == 2
+    assert "--webhook-token needs --webhook-url" in capsys.readouterr().err
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serves_with_signed_webhooks_to_a_url() -> None:
+    from tim_oa import webhooks
+
+    from ..webhooks.server import serve_app
+
+    token = "cli-webhook-token-8c2e"
+    router = webhooks.WebhookRouter(sdkappid=DEFAULT_SDKAPPID, token=token)
+    seen: list[webhooks.Event] = []
+
+    @router.on(webhooks.BeforeCreateAccount)
+    async def refuse(event: webhooks.BeforeCreateAccount) -> webhooks.Answer:
+        seen.append(event)
+        return webhooks.Refuse(120007, "not today")
+
+    with serve_app(router.asgi_app()) as hooks_url:
+        env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+        env["TIM_OA_SECRET_KEY"] = KEY
+        env["TIM_OA_WEBHOOK_TOKEN"] = token
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tim_oa.testing", "--port", "0", "--webhook-url", hooks_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            match = re.search(r"listening on (http://\S+)", line)
+            assert match, line
+
+            async def call() -> None:
+                signer = tim_oa.UserSigSigner(DEFAULT_SDKAPPID, KEY)
+                async with tim_oa.Session(
+                    DEFAULT_SDKAPPID, "administrator", signer, base_url=match.group(1)
+                ) as oa:
+                    with pytest.raises(tim_oa.ApiError) as info:
+                        await oa.create_account("owner", "Refused by the hook")
+                    assert info.value.code == 120007
+
+            anyio.run(call)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert [e.name for e in seen] == ["Refused by the hook"]
+    assert seen[0].context.authenticated
+    assert token not in line + out + err and KEY not in line + out + err

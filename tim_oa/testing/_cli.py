@@ -16,6 +16,7 @@ from .. import _limits as L
 from ._emulator import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, Emulator
 
 SECRET_KEY_ENV = "TIM_OA_SECRET_KEY"
+WEBHOOK_TOKEN_ENV = "TIM_OA_WEBHOOK_TOKEN"
 PROG_NAME = "python -m tim_oa.testing"
 INSTALL_HINT = 'serving the emulator needs extra packages: pip install "tim-oa[emulator]"'
 
@@ -82,6 +83,19 @@ def serve_command() -> Any:
         help="Turn off the per-account send pacing (1/s and 2 broadcasts per hour).",
     )
     @click.option(
+        "--webhook-url",
+        metavar="URL",
+        help="Send the 11 Official Account callbacks to this http(s) URL and honour the answers "
+        "of the three before callbacks.",
+    )
+    @click.option(
+        "--webhook-token",
+        envvar=WEBHOOK_TOKEN_ENV,
+        show_envvar=True,
+        metavar="TOKEN",
+        help="Sign callbacks with this token (Sign and RequestTime in the query). Never printed.",
+    )
+    @click.option(
         "--allow-remote",
         is_flag=True,
         help="Allow a --host that is not loopback (unsafe: anyone holding the key can call it).",
@@ -95,6 +109,8 @@ def serve_command() -> Any:
         seed: int,
         no_rate_limit: bool,
         no_send_limits: bool,
+        webhook_url: str | None,
+        webhook_token: str | None,
         allow_remote: bool,
     ) -> None:
         """Serve the tim_oa Official Account emulator until Ctrl-C (or SIGTERM)."""
@@ -103,6 +119,10 @@ def serve_command() -> Any:
                 f"refusing to serve on {host}, which is not a loopback interface; add "
                 "--allow-remote to allow it (unsafe: anyone holding the key can call it)"
             )
+        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+            raise click.BadParameter("must be an http(s) URL", param_hint="--webhook-url")
+        if webhook_token is not None and webhook_url is None:
+            raise click.UsageError("--webhook-token needs --webhook-url")
         emulator = Emulator(
             sdkappid,
             secret_key or DEFAULT_SECRET_KEY,
@@ -111,6 +131,8 @@ def serve_command() -> Any:
             rate_limit=None if no_rate_limit else L.CALLS_PER_SECOND,
             send_per_second=None if no_send_limits else L.SENDS_PER_SECOND_PER_ACCOUNT,
             broadcasts_per_hour=None if no_send_limits else L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
+            webhook_url=webhook_url,
+            webhook_token=webhook_token or None,
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         try:
