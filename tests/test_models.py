@@ -153,3 +153,18 @@ def test_type_checkers_see_every_lazy_name_and_no_module_getattr() -> None:
     assert not visible_getattr
     assert set(tim_oa._LAZY) <= checker_imports  # type: ignore[attr-defined]
     assert set(tim_oa.__all__) == {*tim_oa._LAZY, "__version__"}  # type: ignore[attr-defined]
+
+
+def test_to_dict_makes_json_ready_plain_values() -> None:
+    import json
+
+    message = tim_oa.Message(
+        msg_key="1_1_1", body=({"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}},),
+        priority=MsgPriority.LOW,
+    )  # fmt: skip
+    as_dict = tim_oa.to_dict(message)
+    assert as_dict["body"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]
+    assert as_dict["priority"] == int(MsgPriority.LOW) and type(as_dict["priority"]) is int
+    assert json.loads(json.dumps(as_dict)) == as_dict
+    with pytest.raises(TypeError):
+        tim_oa.to_dict({"not": "a model"})

@@ -14,6 +14,7 @@ while still checking types. ``to_wire`` and ``to_dict`` export models back to pl
 from __future__ import annotations
 
 import enum
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -308,20 +309,17 @@ def to_dict(obj: Any) -> dict[str, Any]:
     """A model (or any tim_oa value class) as a plain dict with its snake_case field names.
 
     Nested models become dicts, tuples become lists and enums their values; every field is kept,
-    ``None`` included. For the wire spelling use :func:`to_wire`.
+    ``None`` included. For the wire spelling use :func:`to_wire`. cattrs does the unstructuring
+    (imported on first use, so ``import tim_oa`` does not pay for it).
     """
     if not attrs.has(type(obj)):
         raise TypeError(f"to_dict() takes a tim_oa model, not {type(obj).__name__}")
-    return {f.name: _plain(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
+    result: dict[str, Any] = _plain_converter().unstructure(obj)
+    return result
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if attrs.has(type(value)):
-        return to_dict(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+@functools.cache
+def _plain_converter() -> Any:
+    import cattrs
+
+    return cattrs.Converter(unstruct_collection_overrides={tuple: list})
