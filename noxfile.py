@@ -18,7 +18,12 @@ def tests(session: nox.Session) -> None:
 def tests_lowest(session: nox.Session) -> None:
     """Run the suite against the lower bounds stated in pyproject.toml."""
     session.install(
-        "httpx==0.27.0", "anyio==4.4.0", "attrs==23.2.0", "cattrs==24.1.0", "sniffio==1.3.0", "aiohttp==3.10.0"
+        "httpx==0.27.0",
+        "anyio==4.4.0",
+        "attrs==23.2.0",
+        "cattrs==24.1.0",
+        "sniffio==1.3.0",
+        "aiohttp==3.10.0",
     )
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)

@@ -7,7 +7,6 @@ pass its own to run a session on virtual time.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Protocol, runtime_checkable
 
@@ -34,11 +33,15 @@ class AnyioClock:
 
     def monotonic(self) -> float:
         """The event loop's current time (asyncio's ``loop.time()``, trio's ``current_time()``)."""
+        # The asyncio loop's clock directly: anyio's backend lookup costs ~10x more. No asyncio
+        # loop can be running unless asyncio was imported, so it is not imported here.
+        asyncio = sys.modules.get("asyncio")
         try:
-            # The asyncio loop's clock directly: anyio's backend lookup costs ~10x more.
-            return asyncio.get_running_loop().time()
+            if asyncio is not None:
+                return float(asyncio.get_running_loop().time())
         except RuntimeError:
-            return anyio.current_time()
+            pass
+        return anyio.current_time()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep with :func:`anyio.sleep`."""
@@ -58,10 +61,12 @@ def loop_key() -> object:
     Primitives that hold waiters compare it to notice use from a new loop (a second
     ``asyncio.run``), and then drop the waiters of the old loop, which can never wake.
     """
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
     trio = sys.modules.get("trio")
     if trio is not None:
         try:

@@ -8,9 +8,7 @@ meaning, such as 10004 on recall). :meth:`tim_oa.RetryPolicy.next_delay` reads i
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
-
-import attrs
+from typing import Any, Final, NamedTuple
 
 from ._errors import (
     AccountIdInUseError,
@@ -102,8 +100,7 @@ class Retry(enum.Enum):
     """Refused before any processing (rate limits): may be repeated for every command."""
 
 
-@attrs.frozen
-class CodeRule:
+class CodeRule(NamedTuple):
     """What one code means to the client: the exception class, the retry kind, the least wait."""
 
     error: type[ApiError]

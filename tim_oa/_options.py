@@ -10,7 +10,6 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-import attrs
 import httpx
 
 from . import _limits as L
@@ -259,7 +258,7 @@ def resolve_retry(
             changes["max_retries"] = max_retries
         if retry_deadline is not UNSET:
             changes["deadline"] = retry_deadline
-        return attrs.evolve(base, **changes) if changes else base
+        return base.replace(**changes) if changes else base
     if not isinstance(retry, RetryPolicy):
         raise ValidationError(
             f"retry must be a tim_oa.RetryPolicy, not {type(retry).__name__}", field="retry"

@@ -6,15 +6,14 @@ stream; these helpers keep their promises identical (see ``_transport``'s docstr
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import platform
+import sys
 import urllib.request
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
-import sniffio
 
+from ._clock import loop_key
 from ._errors import TransportError, ValidationError
 from ._transport_body import BodyError
 from ._version import __version__
@@ -32,7 +31,8 @@ RETRY_AFTER_STATUSES = frozenset((429, 503))
 
 def default_user_agent(library: str = "httpx", version: str = httpx.__version__) -> str:
     """``tim-oa/<version> python/<x.y.z> <library>/<version>``."""
-    return f"tim-oa/{__version__} python/{platform.python_version()} {library}/{version}"
+    python = "{}.{}.{}".format(*sys.version_info[:3])
+    return f"tim-oa/{__version__} python/{python} {library}/{version}"
 
 
 class _RedactingFilter(logging.Filter):
@@ -135,17 +135,8 @@ def check_options(
     return base_url.rstrip("/")
 
 
-def current_loop() -> object:
-    """An object identifying the running event loop (asyncio's loop, or trio's run token)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        return trio.lowlevel.current_trio_token()
-    return None
+current_loop = loop_key
+"""An object identifying the running event loop (see ``_clock.loop_key``)."""
 
 
 FOREIGN_LOOP_ADVICE = (
