@@ -538,3 +538,20 @@ async def test_malformed_messages_do_not_echo_long_server_strings(
     errors.append(report.outcomes["a"].error)  # type: ignore[arg-type]
     for error in errors:
         assert secret not in str(error) and secret[:40] not in repr(error), error
+
+
+async def test_get_accounts_of_one_chunk_runs_inline(
+    api: respx.MockRouter, oa: tim_oa.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One chunk needs no task group and no idle workers (bench: get_accounts([1 id]) CPU).
+    import anyio
+
+    def no_task_group() -> None:
+        raise AssertionError("a task group was opened for a single chunk")
+
+    monkeypatch.setattr(anyio, "create_task_group", no_task_group)
+    api.post("/v4/official_account_open_http_svc/get_official_account_info").mock(
+        return_value=ok(OfficialAccountInfoList=[{"Official_Account": "@TOA#_a", "Name": "A"}])
+    )
+    [account] = await oa.get_accounts(["@TOA#_a"])
+    assert account.name == "A"

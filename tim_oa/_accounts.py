@@ -425,7 +425,7 @@ class AccountsMixin(BaseSession):
                 found[account.official_account] = account
 
         chunks = list(chunked(distinct, L.MAX_ACCOUNTS_PER_INFO_CALL))
-        await gather_chunks(chunks, batch_workers(self, None), fetch)
+        await gather_chunks(chunks, min(len(chunks), batch_workers(self, None)), fetch)
         return [found[a] for a in ids]
 
     def subscribed_accounts(
