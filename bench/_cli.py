@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         f"load {load_before} -> {load_after}; {meta['seconds']} s\n"
     )
     print(format_table(results))
-    print("\nratio: the library's median over the baseline's (or over the theoretical minimum).")
-    print("On this 2-core machine differences under ~20 % are noise.")
+    print(
+        "\nmeasured: medians over the rounds. ratio: the median over rounds of library / baseline"
+        "\nwithin each round (bulk and fleet rows: elapsed / theoretical minimum)."
+        "\nOn this 2-core machine differences under ~20 % are noise."
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     document = {"meta": meta, "rows": [result_dict(r) for r in results], **raw}

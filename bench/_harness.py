@@ -8,7 +8,9 @@ compares against it.
 
 Each round measures every selected measurement once; odd rounds run them in reverse order
 (ABBA), so a drift in the machine's load hits every variant alike. A measurement returns a dict of
-metrics; the median of each metric over the rounds is what the rows see. A measurement whose
+metrics; a row sees each measurement as a :class:`Series` of its rounds: medians, worst cases, and
+:func:`paired_ratio`, the median over rounds of the ratio within each round (variants of one round
+run minutes apart at most, so a change of load between rounds cancels out). A measurement whose
 ``requires`` names a missing feature is skipped, and so is every row that needs it (``n/a`` with
 the reason); a measurement that raises marks its rows as errors without stopping the others.
 """
@@ -67,6 +69,29 @@ class Outcome:
     note: str = ""
 
 
+class Series:
+    """One measurement's samples, a dict of metrics per round.
+
+    ``series["cpu_us"]`` is the median over the rounds, ``series["cpu_us@max"]`` the worst round.
+    """
+
+    def __init__(self, rounds: list[Metrics]) -> None:
+        self.rounds = rounds
+        self.medians = median_metrics(rounds)
+
+    def __getitem__(self, name: str) -> float:
+        return self.medians[name]
+
+    def get(self, name: str, default: float) -> float:
+        return self.medians.get(name, default)
+
+
+def paired_ratio(a: Series, b: Series, name: str) -> float:
+    """The median over rounds of ``a[name] / b[name]`` measured in the same round."""
+    pairs = min(len(a.rounds), len(b.rounds))
+    return statistics.median(a.rounds[i][name] / b.rounds[i][name] for i in range(pairs))
+
+
 @dataclass
 class Row:
     """One line of the table."""
@@ -75,8 +100,8 @@ class Row:
     title: str
     target: str
     uses: Sequence[Measurement]
-    summarize: Callable[[list[Metrics]], Outcome]
-    """Given the medians of ``uses`` (same order), say what the row shows."""
+    summarize: Callable[[list[Series]], Outcome]
+    """Given the series of ``uses`` (same order), say what the row shows."""
 
 
 @dataclass
@@ -153,7 +178,7 @@ def run_rows(
                 f"  round {round_no + 1}/{rounds} {key} "
                 f"({time.perf_counter() - started:.1f} s): {shown}"
             )
-    medians = {key: median_metrics(s) for key, s in samples.items() if s}
+    series = {key: Series(s) for key, s in samples.items() if s}
     results = []
     for row in rows:
         missing = [m.key for m in row.uses if m.key in skipped]
@@ -164,12 +189,13 @@ def run_rows(
             results.append(RowResult(row, None, "error", errors[failed[0]]))
         else:
             try:
-                outcome = row.summarize([medians[m.key] for m in row.uses])
+                outcome = row.summarize([series[m.key] for m in row.uses])
             except Exception as exc:
                 results.append(RowResult(row, None, "error", f"{type(exc).__name__}: {exc}"))
                 continue
             status = "info" if outcome.passed is None else ("pass" if outcome.passed else "FAIL")
             results.append(RowResult(row, outcome, status))
+    medians = {key: value.medians for key, value in series.items()}
     raw = {"samples": samples, "medians": medians, "skipped": skipped, "errors": errors}
     return results, raw
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from . import _clients as C
-from ._harness import Context, Measurement, Metrics, Outcome, Row
+from ._harness import Context, Measurement, Metrics, Outcome, Row, Series
 
 RATE = 200
 LATENCIES_MS = (50, 100, 300)
@@ -59,7 +59,7 @@ def _throughput(latency_ms: int, model: str) -> Measurement:
     return Measurement(f"lib.bulk.{latency_ms}ms.{model}", run)
 
 
-def _throughput_summary(medians: list[Metrics]) -> Outcome:
+def _throughput_summary(medians: list[Series]) -> Outcome:
     m = medians[0]
     refused, worst = m["refused"], m["refused@max"]
     failed = m["failed_ids@max"]
@@ -108,7 +108,7 @@ def _memory(ctx: Context) -> Metrics:
 BULK_MEMORY = Measurement("lib.bulk_memory", _memory, max_samples=1)
 
 
-def _memory_summary(medians: list[Metrics]) -> Outcome:
+def _memory_summary(medians: list[Series]) -> Outcome:
     m = medians[0]
     return Outcome(
         f"{m['peak_b_per_id']:.0f} B/id peak, {m['retained_b_per_id']:.0f} B/id kept "

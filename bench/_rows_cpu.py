@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from . import _clients as C
-from ._harness import Context, Measurement, Metrics, Outcome, Row
+from ._harness import Context, Measurement, Metrics, Outcome, Row, Series, paired_ratio
 from ._server import server_process
 
 CALL_BODY = C.get_info_body()
@@ -216,12 +216,12 @@ def _uvicorn_server(ctx: Context) -> Metrics:
 UVICORN = Measurement("httpx.get_info.10.uvicorn_server", _uvicorn_server, _uvicorn_missing)
 
 
-def cpu_ratio(limit: float) -> Callable[[list[Metrics]], Outcome]:
+def cpu_ratio(limit: float) -> Callable[[list[Series]], Outcome]:
     """Row summary: the first measurement's CPU per call over the second's."""
 
-    def summarize(medians: list[Metrics]) -> Outcome:
+    def summarize(medians: list[Series]) -> Outcome:
         lib, base = medians[0], medians[1]
-        ratio = lib["cpu_us"] / base["cpu_us"]
+        ratio = paired_ratio(lib, base, "cpu_us")
         return Outcome(
             f"{lib['cpu_us']:.0f} vs {base['cpu_us']:.0f} µs/call",
             ratio,
@@ -232,18 +232,18 @@ def cpu_ratio(limit: float) -> Callable[[list[Metrics]], Outcome]:
     return summarize
 
 
-def _server_note(medians: list[Metrics]) -> str:
+def _server_note(medians: list[Series]) -> str:
     """Flag a row whose server was not much cheaper than the cheapest client it served."""
     client = min(m["cpu_us"] for m in medians)
     server = max(m.get("server_us", 0.0) for m in medians)
     return "server-bound?" if server > 0.5 * client else ""
 
 
-def _cheapest(medians: list[Metrics]) -> Outcome:
+def _cheapest(medians: list[Series]) -> Outcome:
     lib, configs = medians[0], medians[1:]
     names = ["httpx default", "pool 10", "semaphore 10", "semaphore 16"]
     best = min(range(len(configs)), key=lambda i: configs[i]["cpu_us"])
-    ratio = lib["cpu_us"] / configs[best]["cpu_us"]
+    ratio = paired_ratio(lib, configs[best], "cpu_us")
     return Outcome(
         f"{lib['cpu_us']:.0f} vs {configs[best]['cpu_us']:.0f} µs/call ({names[best]})",
         ratio,
@@ -251,7 +251,7 @@ def _cheapest(medians: list[Metrics]) -> Outcome:
     )
 
 
-def _capacity(medians: list[Metrics]) -> Outcome:
+def _capacity(medians: list[Series]) -> Outcome:
     served, cheapest = medians[0], min(m["cpu_us"] for m in medians)
     server = served["server_us"]
     ratio = server / cheapest
@@ -262,9 +262,10 @@ def _capacity(medians: list[Metrics]) -> Outcome:
     )
 
 
-def _impl(medians: list[Metrics]) -> Outcome:
+def _impl(medians: list[Series]) -> Outcome:
     raw, uvi = medians[0]["server_us"], medians[1]["server_us"]
-    return Outcome(f"raw {raw:.0f} vs uvicorn+httptools {uvi:.0f} µs/request", raw / uvi)
+    ratio = paired_ratio(medians[0], medians[1], "server_us")
+    return Outcome(f"raw {raw:.0f} vs uvicorn+httptools {uvi:.0f} µs/request", ratio)
 
 
 def rows() -> list[Row]:
@@ -316,7 +317,7 @@ def rows() -> list[Row]:
             [BARE_GET[10], BARE_AIOHTTP[10]],
             lambda ms: Outcome(
                 f"{ms[0]['cpu_us']:.0f} vs {ms[1]['cpu_us']:.0f} µs/call",
-                ms[0]["cpu_us"] / ms[1]["cpu_us"],
+                paired_ratio(ms[0], ms[1], "cpu_us"),
             ),
         )
     )

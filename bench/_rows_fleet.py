@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from . import _clients as C
-from ._harness import Context, Measurement, Metrics, Outcome, Row
+from ._harness import Context, Measurement, Metrics, Outcome, Row, Series, paired_ratio
 from ._rows_cpu import CALL_BODY, _cpu_measurement
 
 WORKERS = 4
@@ -202,7 +202,7 @@ LIMITER = {
 
 
 def _fleet_summary(target: bool) -> Any:
-    def summarize(medians: list[Metrics]) -> Outcome:
+    def summarize(medians: list[Series]) -> Outcome:
         m = medians[0]
         text = (
             f"{m['elapsed_s']:.1f} s vs {m['minimum_s']:.1f} s, {m['refused']:.0f} refused"
@@ -218,9 +218,10 @@ def _fleet_summary(target: bool) -> Any:
 
 
 def _overhead(metric: str, unit: str) -> Any:
-    def summarize(medians: list[Metrics]) -> Outcome:
+    def summarize(medians: list[Series]) -> Outcome:
         redis, local = medians[0][metric], medians[1][metric]
-        return Outcome(f"{redis:.0f} vs {local:.0f} {unit}", redis / local)
+        ratio = paired_ratio(medians[0], medians[1], metric)
+        return Outcome(f"{redis:.0f} vs {local:.0f} {unit}", ratio)
 
     return summarize
 

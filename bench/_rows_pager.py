@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from . import _clients as C
-from ._harness import Context, Measurement, Metrics, Outcome, Row
+from ._harness import Context, Measurement, Metrics, Outcome, Row, Series, paired_ratio
 
 PAGE = 200
 
@@ -92,18 +92,18 @@ def _memory(ctx: Context) -> Metrics:
 PAGER_MEMORY = Measurement("lib.pager_memory", _memory, max_samples=1)
 
 
-def _cpu(medians: list[Metrics]) -> Outcome:
+def _cpu(medians: list[Series]) -> Outcome:
     lib, bare = medians
-    ratio = lib["cpu_us"] / bare["cpu_us"]
+    ratio = paired_ratio(lib, bare, "cpu_us")
     return Outcome(f"{lib['cpu_us']:.0f} vs {bare['cpu_us']:.0f} µs/page", ratio, ratio <= 1.15)
 
 
-def _mem(medians: list[Metrics]) -> Outcome:
+def _mem(medians: list[Series]) -> Outcome:
     m = medians[0]
     worst = max(m["traced_peak_mb"], m["rss_delta_mb"])
     return Outcome(
-        f"+{m['traced_peak_mb']:.1f} MB traced peak, +{m['rss_delta_mb']:.1f} MB RSS "
-        f"over {m['subscribers']:,.0f}",
+        f"+{m['rss_delta_mb']:.1f} MB peak RSS over {m['subscribers']:,.0f}, "
+        f"{m['traced_peak_mb']:.1f} MB traced peak over {m['traced_subscribers']:,.0f}",
         None,
         worst < 20,
     )

@@ -12,19 +12,22 @@ Two knobs make it a model of the real service:
 - **latency**: each request is answered ``latency`` seconds after it arrived (half before the
   request is "handled", half after, plus an optional uniform ``jitter``), on timers, so a slow
   answer never holds up another request;
-- **a rate-limit model** per command (``token_bucket``, ``fixed_window`` or ``sliding_window``):
-  a call over the limit is answered ``ErrorCode`` 60007 and counted as refused. The sliding window
-  is strict: a call is refused when ``rate`` calls were already accepted in the last 1.000 s.
+- **a rate-limit model** per command (``token_bucket``, ``fixed_window`` or ``sliding_window``,
+  in :mod:`bench._ratemodels`): a call over the limit is answered ``ErrorCode`` 60007 and counted
+  as refused. The sliding window is strict: a call is refused when ``rate`` calls were already
+  accepted in the last 1.000 s. The check happens when the request "arrives", half the latency
+  after it was received.
 
 The benchmark client drives it over HTTP on the same port: ``POST /_bench/config`` (JSON: the
 settings below; resets the counters) and ``GET /_bench/stats`` (counters and this process's CPU
 time, so a benchmark can check the server was never the bottleneck).
 
 Two implementations of the HTTP side share the handlers: ``raw`` (an ``asyncio.Protocol`` with a
-minimal HTTP/1.1 parser: ``Content-Length`` bodies, keep-alive, no chunked uploads and no
-pipelining, which no client here uses) and ``uvicorn`` (uvicorn with httptools and a minimal ASGI
-app). ``raw`` is the default: it costs about a third of uvicorn's CPU per request (``python -m
-bench --only server.capacity`` measures both).
+minimal HTTP/1.1 parser: ``Content-Length`` bodies and keep-alive; chunked uploads, which no
+client here sends, are refused with 411) and ``uvicorn`` (uvicorn with httptools and a minimal
+ASGI app, in :mod:`bench._server_uvicorn`). ``raw`` is the default because it is the cheaper:
+about 0.7x uvicorn's CPU per request on this machine (the ``server.impl`` row measures both in
+every full run, and ``server.capacity`` checks the server stays far below the client's cost).
 
 Run it as ``python -m bench._server [--port 0] [--cpu N] [--impl raw|uvicorn]``; it prints
 ``listening on http://127.0.0.1:PORT`` and serves until its standard input closes.
@@ -41,12 +44,15 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from ._ratemodels import MODELS
 
 SERVICE_PREFIX = "/v4/official_account_open_http_svc/"
 OK = b'{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}'
@@ -71,72 +77,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "rate": 200,  # calls per second per command
     "burst": None,  # token bucket capacity (default: one second's worth, full at the start)
     "subscribers": 1000,  # size of the generated subscriber list
-}
-
-
-# --- rate-limit models ------------------------------------------------------------------------
-
-
-class TokenBucket:
-    """``rate`` tokens a second, ``burst`` at most (default ``rate``); the bucket starts full."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = float(rate)
-        self.capacity = float(burst if burst is not None else rate)
-        self.tokens = self.capacity
-        self.at: float | None = None
-
-    def allow(self, now: float) -> bool:
-        if self.at is not None:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
-
-
-class FixedWindow:
-    """At most ``rate`` calls in each whole second (windows aligned to the monotonic clock)."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = int(rate)
-        self.window = -1
-        self.count = 0
-
-    def allow(self, now: float) -> bool:
-        window = int(now)
-        if window != self.window:
-            self.window, self.count = window, 0
-        if self.count >= self.rate:
-            return False
-        self.count += 1
-        return True
-
-
-class SlidingWindow:
-    """Strict: refuse a call when ``rate`` calls were accepted in the last 1.000 s."""
-
-    def __init__(self, rate: float, window: float = 1.0) -> None:
-        self.rate = int(rate)
-        self.window = window
-        self.accepted: collections.deque[float] = collections.deque()
-
-    def allow(self, now: float) -> bool:
-        accepted = self.accepted
-        horizon = now - self.window
-        while accepted and accepted[0] <= horizon:
-            accepted.popleft()
-        if len(accepted) >= self.rate:
-            return False
-        accepted.append(now)
-        return True
-
-
-MODELS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "token_bucket": lambda c: TokenBucket(c["rate"], c.get("burst")),
-    "fixed_window": lambda c: FixedWindow(c["rate"]),
-    "sliding_window": lambda c: SlidingWindow(c["rate"]),
 }
 
 
@@ -403,93 +343,13 @@ async def serve_raw(api: Api, host: str, port: int, ready: Callable[[int], None]
         lambda: HttpProtocol(api), host, port, backlog=1024, reuse_address=True
     )
     for sock in server.sockets:
-        import socket
-
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     ready(server.sockets[0].getsockname()[1])
     async with server:
-        await _until_stdin_closes()
+        await until_stdin_closes()
 
 
-# --- implementation 2: uvicorn + httptools + a minimal ASGI app --------------------------------
-
-
-def asgi_app(api: Api) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        path = scope["path"]
-        if path.startswith("/_bench/"):
-            status, payload = api.control(path, body)
-        else:
-            loop = asyncio.get_running_loop()
-            api.in_flight += 1
-            api.max_in_flight = max(api.max_in_flight, api.in_flight)
-            before, after = api.delays()
-            if before > 0:
-                await asyncio.sleep(before)
-            status, payload = api.handle(path, body, loop.time())
-            if after > 0:
-                await asyncio.sleep(after)
-            api.in_flight -= 1
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    return app
-
-
-async def serve_uvicorn(api: Api, host: str, port: int, ready: Callable[[int], None]) -> None:
-    import socket
-
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    config = uvicorn.Config(
-        asgi_app(api),
-        http="httptools",
-        loop="asyncio",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        backlog=1024,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    ready(sock.getsockname()[1])
-    await _until_stdin_closes()
-    server.should_exit = True
-    await task
-
-
-async def _until_stdin_closes() -> None:
+async def until_stdin_closes() -> None:
     """Serve until the parent closes our standard input (or dies)."""
     done = asyncio.get_running_loop().create_future()
 
@@ -517,7 +377,10 @@ def main(argv: list[str] | None = None) -> None:
     def ready(port: int) -> None:
         print(f"listening on http://{args.host}:{port}", flush=True)
 
-    serve = serve_raw if args.impl == "raw" else serve_uvicorn
+    if args.impl == "raw":
+        serve = serve_raw
+    else:
+        from ._server_uvicorn import serve_uvicorn as serve
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(api, args.host, args.port, ready))
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from bench._harness import Measurement, Outcome, Row, select
-from bench._server import FixedWindow, SlidingWindow, TokenBucket, server_process
+from bench._ratemodels import FixedWindow, SlidingWindow, TokenBucket
+from bench._server import server_process
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 API = "/v4/official_account_open_http_svc/"
