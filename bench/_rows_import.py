@@ -57,9 +57,14 @@ def _venv_missing(ctx: Context) -> str | None:
     if "runtime_venv" not in ctx.cache:
         try:
             ctx.cache["runtime_venv"] = ensure_runtime_venv()
-        except (OSError, subprocess.CalledProcessError) as exc:
+        except subprocess.CalledProcessError as exc:
             ctx.cache["runtime_venv"] = None
-            ctx.cache["runtime_venv_error"] = f"n/a: cannot build the runtime venv ({exc})"
+            ctx.cache["runtime_venv_error"] = (
+                f"n/a: cannot build bench/.venv-runtime (pip exited {exc.returncode}; see stderr)"
+            )
+        except OSError as exc:
+            ctx.cache["runtime_venv"] = None
+            ctx.cache["runtime_venv_error"] = f"n/a: cannot build bench/.venv-runtime ({exc})"
     if ctx.cache["runtime_venv"] is None:
         return str(ctx.cache["runtime_venv_error"])
     return None
