@@ -67,7 +67,7 @@ def _throughput_summary(medians: list[Series]) -> Outcome:
         f"{m['elapsed_s']:.2f} s vs {m['minimum_s']:.2f} s, {refused:.0f} refused"
         + (f" (up to {worst:.0f})" if worst != refused else "")
         + f", ≤{m['server_max_in_flight@max']:.0f} in flight"
-        + (f", {failed:.0f} ids failed" if failed else "")
+        + (f", up to {failed:.0f} ids failed" if failed else "")
     )
     ok = m["ratio"] <= 1.05 and worst == 0 and failed == 0
     return Outcome(text, m["ratio"], ok)

@@ -207,7 +207,12 @@ def _fleet_summary(target: bool) -> Any:
         text = (
             f"{m['elapsed_s']:.1f} s vs {m['minimum_s']:.1f} s, {m['refused']:.0f} refused"
             + (f" (up to {m['refused@max']:.0f})" if m["refused@max"] != m["refused"] else "")
-            + (f", {m['failed_ids@max']:.0f} ids failed" if m["failed_ids@max"] else "")
+            + (f", {m['failed_ids']:.0f} ids failed" if m["failed_ids@max"] else "")
+            + (
+                f" (up to {m['failed_ids@max']:.0f})"
+                if m["failed_ids@max"] != m["failed_ids"]
+                else ""
+            )
         )
         if not target:
             return Outcome(text, m["ratio"])

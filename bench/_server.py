@@ -26,7 +26,7 @@ Two implementations of the HTTP side share the handlers: ``raw`` (an ``asyncio.P
 minimal HTTP/1.1 parser: ``Content-Length`` bodies and keep-alive; chunked uploads, which no
 client here sends, are refused with 411) and ``uvicorn`` (uvicorn with httptools and a minimal
 ASGI app, in :mod:`bench._server_uvicorn`). ``raw`` is the default because it is the cheaper:
-about 0.7x uvicorn's CPU per request on this machine (the ``server.impl`` row measures both in
+about 0.55-0.7x uvicorn's CPU per request on this machine (the ``server.impl`` row measures both in
 every full run, and ``server.capacity`` checks the server stays far below the client's cost).
 
 Run it as ``python -m bench._server [--port 0] [--cpu N] [--impl raw|uvicorn]``; it prints
