@@ -51,5 +51,8 @@ def typing(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    """The performance table (bench/README.md); pass bench options after ``--``."""
+    # aiohttp: the bare-aiohttp baseline rows; httptools: the uvicorn server the bench compares
+    # its own server with. Rows whose feature is missing print n/a instead of failing.
+    session.install("-e", ".[test]", "aiohttp>=3.9", "httptools>=0.6")
     session.run("python", "-m", "bench", *session.posargs)

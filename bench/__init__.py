@@ -1,1 +1,1 @@
-"""Benchmarks for tim_oa: run ``python -m bench`` (or ``nox -s bench``)."""
+"""Benchmarks for tim_oa: ``python -m bench`` (or ``nox -s bench``); see bench/README.md."""
