@@ -23,9 +23,9 @@ from pathlib import Path
 
 import redis.asyncio
 from arq.connections import RedisSettings
-from tim_oa.limiters import RedisLimiter
 
 import tim_oa
+from tim_oa.limiters import RedisLimiter
 
 CHUNK = 100
 """Ids per job: one ``add_subscriber`` call (the API's maximum per call)."""

@@ -197,3 +197,28 @@ async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(redis_server: Re
     [request] = [r for r in emulator.requests if r.command == "add_subscriber"]
     assert [s["Subscriber_Account"] for s in request.body["SubscriberList"]] == ids[40:]
     assert {v for k, v in outcomes.items() if k.decode() in ids} == {b"succeeded"}
+
+
+async def test_the_readme_example_runs(redis_server: RedisServer) -> None:
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running on many workers", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("redis://redis.internal:6379/0", redis_server.url)
+    code = code.replace("region=region", "base_url=base_url")
+    emulator = Emulator()
+    account = emulator.call("create_official_account", {"Owner_Account": "o", "Name": "News"})
+    with serve(emulator) as base_url:
+        scope = {
+            "sdkappid": emulator.sdkappid,
+            "signer": tim_oa.UserSigSigner(emulator.sdkappid, emulator.secret_key),
+            "base_url": base_url,
+            "account_id": account["OfficialAccountUserID"],
+            "user_ids": IDS[:250],
+        }
+        body = "".join(f"    {line}\n" for line in code.splitlines())
+        exec(
+            compile(f"async def _block():\n{body}\n    await client.aclose()\n", "README", "exec"),
+            scope,
+        )
+        await scope["_block"]()
+    assert emulator.account(account["OfficialAccountUserID"]).subscriber_num == 250
