@@ -21,11 +21,11 @@ the next caller nothing. A caller cancelled while its reservation is in flight g
 the answer arrives. The only slot that can be lost is one whose answer never came (the
 per-operation timeout, a dropped connection): one interval per such failure.
 
-**Keys.** ``{prefix}:{{app}}:call:{command}`` and ``{prefix}:{{app}}:send:{account_id}`` hold
-the next free time (microseconds of Redis's clock); ``...:call-gaps:...`` and ``...:send-gaps:...``
-are the given-back slots. Every write sets an expiry at the end of the schedule, so a key lives
-only while it holds a future slot and nothing grows without bound. The app id is in braces: a
-Redis Cluster hash tag, so the two keys of one script share a slot.
+**Keys.** ``<prefix>:{<app>}:call:<command>`` and ``<prefix>:{<app>}:send:<account_id>`` hold
+the next free time (microseconds of Redis's clock); ``<prefix>:{<app>}:call-gaps:<command>`` and
+``...:send-gaps:...`` are the given-back slots. Every write sets an expiry at the end of the
+schedule, so a key lives only while it holds a future slot and nothing grows without bound. The
+app id is in braces: a Redis Cluster hash tag, so the two keys of one script share a slot.
 
 **When Redis fails.** Each Redis operation is bounded by ``timeout``. On an error or a timeout
 the limiter logs one WARNING for the outage and, by default (``on_redis_error="fallback"``),
@@ -409,8 +409,9 @@ class RedisLimiter:
         except (TypeError, ValueError, IndexError) as exc:
             description = f"unexpected answer from Redis ({type(exc).__name__})"
         except BaseException:
-            if not task.done():
-                task.add_done_callback(lambda done: self._give_back_later(done, keys, interval))
+            # Cancelled (or interrupted) while the answer was due, or just as it came: the slot
+            # goes back as soon as the task has it (a callback runs even on a finished task).
+            task.add_done_callback(lambda done: self._give_back_later(done, keys, interval))
             raise
         if description is not None:
             # Raised outside the except block: no __context__ carries the client's exception.
