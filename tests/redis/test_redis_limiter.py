@@ -112,7 +112,7 @@ def test_send_pacing_per_account_shared_by_three_processes(redis_server: RedisSe
     interval = 1 / (send_rate * 0.97)
     gaps = [b - a for a, b in itertools.pairwise(merged)]
     # Spaced one interval apart across processes (less a little for a late wake-up).
-    assert min(gaps) >= interval - 0.03
+    assert min(gaps) >= interval - 0.05
     assert most_in_one_second(merged) <= send_rate
     assert len(merged) >= 7  # ~1.5 s / 0.206 s + 1, shared by all
 
