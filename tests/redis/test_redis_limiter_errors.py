@@ -43,7 +43,9 @@ class FakeRedis:
     (never answers), "garbage" (an answer of the wrong shape), "late" (answers after ``gate``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock
+        self.round_trips: list[float] = []  # seconds each reserve takes on ``clock`` (then 0)
         self.mode = "ok"
         self.wait_us = 0
         self.reserves = 0
@@ -57,6 +59,8 @@ class FakeRedis:
                 return 1
             assert script == _RESERVE
             self.reserves += 1
+            if self.clock is not None and self.round_trips:
+                self.clock.now += self.round_trips.pop(0)
             if self.mode == "down":
                 raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:1.")
             if self.mode == "hang":
@@ -87,6 +91,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
         ({"on_redis_error": "ignore"}, "on_redis_error"),
         ({"fallback_share": 0}, "fallback_share"),
         ({"retry_redis_after": -1}, "retry_redis_after"),
+        ({"late_tolerance": 0}, "late_tolerance"),
         ({"clock": object()}, "clock"),
     ],
 )
@@ -250,3 +255,58 @@ def test_repr_shows_no_client() -> None:
     assert repr(limiter) == (
         "RedisLimiter(rate=200.0, send_rate=1.0, prefix='prod', on_redis_error='fallback')"
     )
+
+
+class OversleepingClock(FakeClock):
+    """Each sleep lasts ``extra`` seconds longer than asked, as in a stalled process."""
+
+    def __init__(self, extra: list[float]) -> None:
+        super().__init__()
+        self.extra = extra
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + (self.extra.pop(0) if self.extra else 0.0))
+
+
+async def test_a_late_waker_takes_a_new_slot_instead_of_sending() -> None:
+    clock = OversleepingClock(extra=[0.05])  # the first sleep ends 50 ms after the slot
+    fake = FakeRedis(clock)
+    fake.wait_us = 100_000
+    limiter = RedisLimiter(fake, clock=clock)  # type: ignore[arg-type]
+    await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 2  # the late slot was not used; the new one was on time
+    clock.extra = [0.01]  # 10 ms late: within the 15 ms tolerance
+    await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 3
+
+
+async def test_a_stall_during_the_round_trip_counts_as_late() -> None:
+    clock = FakeClock()
+    fake = FakeRedis(clock)
+    fake.wait_us = 100_000
+    fake.round_trips = [0.002, 0.002, 0.060, 0.002]
+    limiter = RedisLimiter(fake, clock=clock)  # type: ignore[arg-type]
+    await limiter.acquire("add_subscribers", app=APP)
+    await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 2  # a steady 2 ms round trip is the usual one, never "late"
+    await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 4  # 58 ms above the usual round trip: a new slot
+
+
+async def test_a_slow_network_is_not_mistaken_for_stalls() -> None:
+    clock = FakeClock()
+    fake = FakeRedis(clock)
+    fake.round_trips = [0.040] * 5  # a Redis far away: 40 ms every time
+    limiter = RedisLimiter(fake, clock=clock)  # type: ignore[arg-type]
+    for _ in range(5):
+        await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 5
+
+
+async def test_a_caller_late_every_time_goes_ahead_after_three_new_slots() -> None:
+    clock = OversleepingClock(extra=[1.0] * 10)
+    fake = FakeRedis(clock)
+    fake.wait_us = 100_000
+    limiter = RedisLimiter(fake, clock=clock)  # type: ignore[arg-type]
+    await limiter.acquire("add_subscribers", app=APP)
+    assert fake.reserves == 4
