@@ -77,7 +77,8 @@ async def test_modify_sends_only_given_fields(api: respx.MockRouter, oa: tim_oa.
         ({"face_url": "a" * 501}, "face_url", 500),
         ({"organization": "é" * 251}, "organization", 500),
         ({"custom_string": "a" * 3001}, "custom_string", 3000),
-        ({"max_subscribers": 0}, "max_subscribers", "at least 1"),
+        ({"max_subscribers": 0}, "max_subscribers", "1..4294967295"),
+        ({"max_subscribers": 2**32}, "max_subscribers", "1..4294967295"),
         ({"name": ""}, "name", None),
         ({}, "fields", None),
     ],
@@ -280,3 +281,260 @@ def test_filter_names_match_the_documented_ones() -> None:
 
     assert sorted(ACCOUNT_FILTER.values()) == sorted(_limits.ACCOUNT_FILTER_FIELDS)
     assert sorted(SELF_FILTER.values()) == sorted(_limits.SELF_INFO_FILTER_FIELDS)
+
+
+# --- get_accounts: never a group, never another id's profile (issues 8 and 9) -----------------
+
+
+async def test_get_accounts_over_one_chunk_raises_the_chunks_own_error(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        ids = [i["Official_Account"] for i in body_of_request(request)["OfficialAccountIdList"]]
+        if "@TOA#_60" in ids:
+            return fail(131000, "service not enabled")
+        return ok(OfficialAccountInfoList=[{"Official_Account": a} for a in ids])
+
+    api.post(SVC + "get_official_account_info").mock(side_effect=answer)
+    with pytest.raises(tim_oa.ServiceNotEnabledError) as info:
+        await oa.get_accounts([f"@TOA#_{i}" for i in range(120)])
+    assert info.value.code == 131000  # the chunk's own error, not an ExceptionGroup
+
+
+@pytest.mark.parametrize("bad", [None, 5, "@TOA#_a", b"@TOA#_a", {"@TOA#_a": 1}])
+async def test_get_accounts_names_the_argument(
+    api: respx.MockRouter, oa: tim_oa.Session, bad: Any
+) -> None:
+    with pytest.raises(tim_oa.ValidationError) as info:
+        await oa.get_accounts(bad)
+    assert info.value.field == "account_ids"
+    assert api.calls.call_count == 0
+
+
+async def test_get_accounts_never_assigns_a_profile_by_position_to_a_short_answer(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    # Three ids asked, two entries without Official_Account: no way to tell whose they are.
+    api.post(SVC + "get_official_account_info").mock(
+        return_value=ok(OfficialAccountInfoList=[{"Name": "A"}, {"Name": "B"}])
+    )
+    accounts = await oa.get_accounts(["@TOA#_a", "@TOA#_b", "@TOA#_c"])
+    assert [a.ok for a in accounts] == [False, False, False]
+    assert all(a.name is None for a in accounts)
+    assert isinstance(accounts[0].error, tim_oa.MissingResultError)
+    assert accounts[0].error_code == -1
+
+
+async def test_get_accounts_matches_an_answer_of_one_entry_per_id_by_position(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    api.post(SVC + "get_official_account_info").mock(
+        return_value=ok(
+            OfficialAccountInfoList=[
+                {"Name": "A"},
+                {"Official_Account": "@TOA#_b", "Name": "B"},
+            ]
+        )
+    )
+    a, b = await oa.get_accounts(["@TOA#_a", "@TOA#_b"])
+    assert (a.official_account, a.name, b.name) == ("@TOA#_a", "A", "B")
+    # The same count but an entry naming another id: no positional matching.
+    api.post(SVC + "get_official_account_info").mock(
+        return_value=ok(
+            OfficialAccountInfoList=[{"Name": "A"}, {"Official_Account": "@TOA#_a", "Name": "B"}]
+        )
+    )
+    a, b = await oa.get_accounts(["@TOA#_a", "@TOA#_b"])
+    assert (a.name, b.ok) == ("B", False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"OfficialAccountInfoList": "@TOA#_a"}, "OfficialAccountInfoList must be a list"),
+        ({"OfficialAccountInfoList": ["@TOA#_a"]}, r"OfficialAccountInfoList\[0\] must be an"),
+        (
+            {"OfficialAccountInfoList": [{"Official_Account": "@TOA#_a", "SubscriberNum": "3"}]},
+            r"OfficialAccountInfoList\[0\]\.SubscriberNum must be an int, got str",
+        ),
+        (
+            {"OfficialAccountInfoList": [{"Official_Account": "@TOA#_a", "ErrorCode": True}]},
+            "ErrorCode must be an int, got bool",
+        ),
+        (
+            {
+                "OfficialAccountInfoList": [
+                    {"Official_Account": "@TOA#_a", "Name": "A"},
+                    {"Official_Account": "@TOA#_a", "Name": "Z"},
+                ]
+            },
+            "answered twice, differently",
+        ),
+    ],
+)
+async def test_get_accounts_answers_of_the_wrong_shape_are_malformed(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], text: str
+) -> None:
+    api.post(SVC + "get_official_account_info").mock(return_value=ok(**answer))
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        await oa.get_accounts(["@TOA#_a", "@TOA#_b"])
+    assert info.value.may_have_taken_effect is False
+
+
+@pytest.mark.parametrize(
+    ("answer", "custom", "text"),
+    [
+        ({}, None, "OfficialAccountUserID is missing"),
+        ({"OfficialAccountUserID": ""}, None, "OfficialAccountUserID is missing"),
+        ({"OfficialAccountUserID": 5}, None, "must be a str, got int"),
+        ({"OfficialAccountUserID": "@TOA#_other"}, "@TOA#_mine", "answered '@TOA#_other'"),
+    ],
+)
+async def test_create_answers_of_the_wrong_shape_are_malformed(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], custom: Any, text: str
+) -> None:
+    route = api.post(SVC + "create_official_account").mock(return_value=ok(**answer))
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        await oa.create_account("107867", "News", account_id=custom)
+    assert info.value.may_have_taken_effect is True  # the account may exist all the same
+    assert not isinstance(info.value, tim_oa.ValidationError)
+    assert route.call_count == 1
+
+
+async def test_create_with_a_custom_id_tolerates_an_answer_without_it(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    api.post(SVC + "create_official_account").mock(return_value=ok())
+    assert await oa.create_account("107867", "News", account_id="@TOA#_mine") == "@TOA#_mine"
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"OfficialAccountInfoList": "ab", "CompleteFlag": 1}, "must be a list, got str"),
+        ({"OfficialAccountInfoList": [{"SelfInfo": "x"}], "CompleteFlag": 1}, "SelfInfo must be"),
+        ({"OfficialAccountInfoList": [], "CompleteFlag": 0, "Next": "5"}, "Next must be an int"),
+        ({"OfficialAccountInfoList": [], "CompleteFlag": 2}, "CompleteFlag must be 0 or 1"),
+        ({"OfficialAccountInfoList": [], "CompleteFlag": True}, "CompleteFlag must be an int"),
+        ({"OfficialAccountInfoList": [], "TotalCount": 1.5}, "TotalCount must be an int"),
+    ],
+)
+async def test_subscribed_answers_of_the_wrong_shape_are_malformed(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], text: str
+) -> None:
+    api.post(SVC + "get_subscribed_official_account_list").mock(return_value=ok(**answer))
+    with pytest.raises(tim_oa.MalformedResponseError, match=text):
+        await oa.subscribed_accounts("107867").collect()
+
+
+async def test_subscribed_accounts_stops_on_endless_empty_pages(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset = body_of_request(request)["Offset"]
+        return ok(OfficialAccountInfoList=[], CompleteFlag=0, Next=offset + 200, TotalCount=9)
+
+    route = api.post(SVC + "get_subscribed_official_account_list").mock(side_effect=answer)
+    with pytest.raises(tim_oa.PaginationError, match="3 empty pages in a row"):
+        await oa.subscribed_accounts("107867").collect()
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ({"offset": 2**32}, "offset"),
+        ({"user_id": "\ud800"}, "user_id"),
+        ({"account_fields": "name"}, "account_fields"),
+        ({"extra_body": {"Offset": 5}}, "extra_body"),
+    ],
+)
+async def test_subscribed_accounts_input_names_the_argument(
+    api: respx.MockRouter, oa: tim_oa.Session, call: dict[str, Any], field: str
+) -> None:
+    args = {"user_id": "107867", **call}
+    with pytest.raises(tim_oa.ValidationError) as info:
+        oa.subscribed_accounts(args.pop("user_id"), **args)
+    assert info.value.field == field
+
+
+async def test_extra_body_on_account_commands(api: respx.MockRouter, oa: tim_oa.Session) -> None:
+    create = api.post(SVC + "create_official_account").mock(
+        return_value=ok(OfficialAccountUserID="@TOA#_x")
+    )
+    modify = api.post(SVC + "modify_official_account_base_info").mock(return_value=ok())
+    destroy = api.post(SVC + "destroy_official_account").mock(return_value=ok())
+    info = api.post(SVC + "get_official_account_info").mock(
+        return_value=ok(OfficialAccountInfoList=[{"Official_Account": "@TOA#_x"}])
+    )
+    await oa.create_account("107867", "News", extra_body={"Future": 1})
+    assert body_of(create.calls.last) == {"Owner_Account": "107867", "Name": "News", "Future": 1}
+    await oa.modify_account("@TOA#_x", extra_body={"Future": [1]})  # extra alone is a change
+    assert body_of(modify.calls.last) == {"Official_Account": "@TOA#_x", "Future": [1]}
+    await oa.destroy_account("@TOA#_x", extra_body={"Why": "test"})
+    assert body_of(destroy.calls.last) == {"Official_Account": "@TOA#_x", "Why": "test"}
+    await oa.get_accounts(["@TOA#_x"], extra_body={"Future": True})
+    assert body_of(info.calls.last)["Future"] is True
+    for method, args, key in [
+        (oa.create_account, ("107867", "News"), "MaxSubscriberNum"),
+        (oa.modify_account, ("@TOA#_x",), "Name"),
+        (oa.destroy_account, ("@TOA#_x",), "Official_Account"),
+        (oa.get_accounts, (["@TOA#_x"],), "ResponseFilter"),
+    ]:
+        with pytest.raises(tim_oa.ValidationError, match=f"sets '{key}'") as error:
+            await method(*args, extra_body={key: 1})  # type: ignore[operator]
+        assert error.value.field == "extra_body"
+    assert create.call_count == modify.call_count == destroy.call_count == info.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ({"name": "\udcff"}, "name"),
+        ({"owner": "\ud800x"}, "owner"),
+        ({"account_id": "@TOA#_\ud800"}, "account_id"),
+        ({"introduction": "a\udfffb"}, "introduction"),
+        ({"max_subscribers": 2**32}, "max_subscribers"),
+        ({"max_subscribers": 10**30}, "max_subscribers"),
+        ({"name": ""}, "name"),
+        ({"extra_body": {"x": float("nan")}}, "extra_body"),
+    ],
+)
+async def test_create_input_that_must_not_reach_the_wire(
+    api: respx.MockRouter, oa: tim_oa.Session, call: dict[str, Any], field: str
+) -> None:
+    args = {"owner": "107867", "name": "News", **call}
+    with pytest.raises(tim_oa.ValidationError) as info:
+        await oa.create_account(args.pop("owner"), args.pop("name"), **args)
+    assert info.value.field == field
+    assert api.calls.call_count == 0
+
+
+async def test_malformed_messages_do_not_echo_long_server_strings(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    """A hostile answer may echo the UserSig into any field; error texts show only its length."""
+    secret = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkKjIT87NK82CSxSnZiQUFmSlA" * 3
+    api.post(SVC + "create_official_account").mock(return_value=ok(OfficialAccountUserID=secret))
+    api.post(SVC + "get_subscribed_official_account_list").mock(
+        return_value=ok(OfficialAccountInfoList=[], CompleteFlag=0, Next=secret)
+    )
+    api.post(SVC + "get_subscriber_info").mock(
+        return_value=ok(SubscriberList=[{"Subscriber_Account": "u"}], Next=secret)
+    )
+    api.post(SVC + "add_subscriber").mock(
+        return_value=ok(SubscriberList=[{"Subscriber_Account": "a", "Result": secret}])
+    )
+    errors: list[BaseException] = []
+    for call in [
+        lambda: oa.create_account("107867", "News", account_id="@TOA#_mine"),
+        lambda: oa.subscribed_accounts("107867").collect(),
+        lambda: oa.subscribers("@TOA#_news").collect(),
+    ]:
+        with pytest.raises(tim_oa.TimOAError) as info:
+            await call()
+        errors.append(info.value)
+    report = await oa.add_subscribers("@TOA#_news", ["a"])
+    errors.append(report.outcomes["a"].error)  # type: ignore[arg-type]
+    for error in errors:
+        assert secret not in str(error) and secret[:40] not in repr(error), error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -167,8 +168,27 @@ async def test_each_send_draws_its_own_random(api: respx.MockRouter, oa: tim_oa.
         ({"body": "x" * L.MAX_MESSAGE_BYTES}, r"bytes as JSON; the limit is 12288 bytes"),
         (
             {"body": {"MsgType": "TIMCustomElem", "MsgContent": {"Data": object()}}},
-            "not JSON-serialisable",
+            "body is not JSON",
         ),
+        # Values JSON cannot carry, and empty texts, never reach the wire (issue 8, item 8).
+        ({"body": {"MsgType": "TIMLocationElem", "MsgContent": {"Latitude": math.nan}}}, "body"),
+        ({"body": ["hi", ""]}, r"body\[1\]: a text must not be empty"),
+        ({"body": [TextElem("hi"), {"MsgType": "X", "MsgContent": {"a": math.inf}}]}, "body"),
+        ({"body": "\ud800"}, "body holds a lone surrogate"),
+        ({"body": ["ok", "bad \udfff"]}, r"body\[1\] holds a lone surrogate"),
+        ({"body": {"MsgType": "X", "MsgContent": {"t": "\ud800"}}}, "lone surrogate"),
+        ({"cloud_custom_data": "\ud800"}, "cloud_custom_data holds a lone surrogate"),
+        ({"offline_push": {"Desc": math.nan}}, "offline_push is not JSON"),
+        ({"offline_push": {"Desc": b"bytes"}}, "offline_push is not JSON"),
+        ({"offline_push": OfflinePush(apns_info={"Badge": math.inf})}, "offline_push"),
+        ({"forbid_callbacks": "before"}, "forbid_callbacks must be an iterable"),
+        ({"forbid_callbacks": ["during"]}, "forbid_callbacks holds 'during'"),
+        ({"extra_body": {"Random": 5}}, "extra_body sets 'Random'"),
+        ({"extra_body": {"OfflinePushInfo": {}}}, "extra_body sets 'OfflinePushInfo'"),
+        ({"extra_body": {"New": math.nan}}, "extra_body is not JSON"),
+        ({"extra_body": {"New": "\ud800"}}, "extra_body is not JSON"),
+        ({"extra_body": {5: 1}}, "extra_body keys must be non-empty str"),
+        ({"extra_body": ["New"]}, "extra_body must be a mapping"),
     ],
 )
 async def test_send_validation_happens_before_any_request(
@@ -176,9 +196,54 @@ async def test_send_validation_happens_before_any_request(
 ) -> None:
     api.post(SEND).mock(return_value=sent())
     args: dict[str, Any] = {"account_id": ACCOUNT, "body": "hello", **kwargs}
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ValidationError, match=message) as info:
         await oa.send_message(args.pop("account_id"), args.pop("body"), **args)
     assert api.calls.call_count == 0
+    assert info.value.field is not None
+    assert info.value.field.split("[")[0] in {"account_id", *kwargs}
+
+
+async def test_send_forbid_callbacks_and_extra_body(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    route = api.post(SEND).mock(return_value=sent())
+    await oa.send_message(
+        ACCOUNT,
+        "hi",
+        random=7,
+        forbid_callbacks={"after", "ForbidBeforeSendMsgCallback", "before"},
+        extra_body={"NewField": {"x": [1, 2]}},
+    )
+    assert body_of(route.calls.last) == {
+        "Official_Account": ACCOUNT,
+        "Random": 7,
+        "MsgBody": [HELLO | {"MsgContent": {"Text": "hi"}}],
+        "ForbidCallbackControl": ["ForbidBeforeSendMsgCallback", "ForbidAfterSendMsgCallback"],
+        "NewField": {"x": [1, 2]},
+    }
+    await oa.send_message(ACCOUNT, "hi", random=7, forbid_callbacks=[])
+    assert "ForbidCallbackControl" not in body_of(route.calls.last)
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({}, "MsgKey is missing"),
+        ({"MsgKey": ""}, "MsgKey is missing"),
+        ({"MsgKey": 71, "MsgTime": 1}, "MsgKey must be a str, got int"),
+        ({"MsgKey": "71_1_1", "MsgTime": "1"}, "MsgTime must be an int, got str"),
+        ({"MsgKey": ["71_1_1"]}, "MsgKey must be a str, got list"),
+    ],
+)
+async def test_an_accepted_send_with_a_malformed_answer_is_not_resent(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], text: str
+) -> None:
+    route = api.post(SEND).mock(return_value=ok(**answer))
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        await oa.send_message(ACCOUNT, "hello")
+    assert info.value.may_have_taken_effect is True
+    assert info.value.command == "send_official_account_msg"
+    assert route.call_count == 1  # not retried: a second send could deliver it twice
 
 
 def test_message_size_limit_is_utf8_bytes_of_the_json_body() -> None:
@@ -406,15 +471,45 @@ async def test_history_parses_messages_tolerantly(
         body=({"MsgType": "TIMTextElem", "MsgContent": {"Text": "m5"}},),
         random=42,
         place_flag=2,
+        is_system_msg=0,
+        priority=tim_oa.MsgPriority.NORMAL,
     )
+    assert first.priority is tim_oa.MsgPriority.NORMAL
     assert first.is_recalled
     assert first.elements == (TextElem("m5"),)
     assert second.place_flag == 1 and second.body == () and not second.is_recalled
 
 
-def test_history_rejects_a_non_string_key() -> None:
-    with pytest.raises(PaginationError, match="LastMsgKey is not a string"):
-        parse_history_page({"RspMsgList": [msg(1)], "LastMsgKey": 7, "IsFinished": 0}, None, 20)
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"RspMsgList": [msg(1)], "LastMsgKey": 7, "IsFinished": 0}, "LastMsgKey must be a str"),
+        ({"RspMsgList": "abc", "LastMsgKey": "k"}, "RspMsgList must be a list, got str"),
+        ({"RspMsgList": {"MsgKey": "k"}}, "RspMsgList must be a list, got dict"),
+        ({"RspMsgList": [msg(1), "m"]}, r"RspMsgList\[1\] must be an object, got str"),
+        ({"RspMsgList": [msg(1, MsgSeq="1")]}, r"RspMsgList\[0\]\.MsgSeq must be an int"),
+        ({"RspMsgList": [msg(1, MsgBody="x")]}, r"RspMsgList\[0\]\.MsgBody must be a list"),
+        ({"RspMsgList": [msg(1, MsgBody=["x"])]}, r"MsgBody\[0\] must be an object"),
+        ({"RspMsgList": [msg(1, IsPlaceMsg=True)]}, r"IsPlaceMsg must be an int, got bool"),
+        ({"RspMsgList": [msg(1)], "IsFinished": "1"}, "IsFinished must be an int"),
+    ],
+)
+def test_history_answers_of_the_wrong_shape_are_malformed(
+    answer: dict[str, Any], text: str
+) -> None:
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        parse_history_page(answer, None, 20)
+    assert info.value.may_have_taken_effect is False
+
+
+def test_history_drops_inferred_fields_of_an_unexpected_type() -> None:
+    page = parse_history_page(
+        {"RspMsgList": [msg(1, IsSystemMsg="yes", MsgPriority=7, CloudCustomData="c")]}, None, 20
+    )
+    (item,) = page.items
+    assert item.is_system_msg is None  # INFERRED field: an odd type is dropped, not fatal
+    assert item.priority == 7 and not isinstance(item.priority, tim_oa.MsgPriority)
+    assert item.cloud_custom_data == "c"
 
 
 @pytest.mark.parametrize(
@@ -553,6 +648,66 @@ async def test_recall_validation_happens_before_any_request(
     assert api.calls.call_count == 0
 
 
-def test_parse_recall_without_a_retcode_is_a_failure() -> None:
-    outcomes = parse_recall({"RecallRetList": [{"MsgKey": "1_1_1"}, {"RetCode": 0}]})
-    assert outcomes == {"1_1_1": tim_oa.Outcome("1_1_1", Status.FAILED, None)}
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"RecallRetList": [{"MsgKey": "1_1_1"}, {"RetCode": 0}]}, "needs a str MsgKey"),
+        ({"RecallRetList": [{"MsgKey": "1_1_1", "RetCode": "0"}]}, "an int RetCode"),
+        ({"RecallRetList": [{"MsgKey": "1_1_1", "RetCode": True}]}, "an int RetCode"),
+        ({"RecallRetList": "1_1_1"}, "RecallRetList must be a list, got str"),
+        ({"RecallRetList": ["1_1_1"]}, r"RecallRetList\[0\] is not an object"),
+        ({}, "RecallRetList is missing"),
+        (
+            {
+                "RecallRetList": [
+                    {"MsgKey": "1_1_1", "RetCode": 0},
+                    {"MsgKey": "1_1_1", "RetCode": 10030},
+                ]
+            },
+            "answered twice with different RetCodes",
+        ),
+    ],
+)
+def test_parse_recall_refuses_answers_of_the_wrong_shape(answer: dict[str, Any], text: str) -> None:
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        parse_recall(answer, ["1_1_1", "2_1_2", "3_1_3"])
+    assert info.value.may_have_taken_effect is True
+
+
+def test_parse_recall_matches_the_official_sample_by_position() -> None:
+    # Tencent's sample: asked ...698, answered ...699 with RetCode 0.
+    asked = ["71_1_1698741698", "72_1_1698741698"]
+    sample = {
+        "RecallRetList": [
+            {"MsgKey": "71_1_1698741698", "RetCode": 10030},
+            {"MsgKey": "72_1_1698741699", "RetCode": 0},
+        ]
+    }
+    assert parse_recall(sample, asked) == {"71_1_1698741698": 10030, "72_1_1698741698": 0}
+    # Exactly the asked keys in another order: by key, not by position.
+    swapped = {"RecallRetList": list(reversed(sample["RecallRetList"]))}
+    assert parse_recall(swapped, ["72_1_1698741699", "71_1_1698741698"]) == {
+        "72_1_1698741699": 0,
+        "71_1_1698741698": 10030,
+    }
+    # Fewer entries than keys: by key; an unmatched entry is not given to another key.
+    short = {"RecallRetList": [{"MsgKey": "72_1_1698741699", "RetCode": 0}]}
+    assert parse_recall(short, asked) == {}
+    assert parse_recall(short, ["72_1_1698741699", "x"]) == {"72_1_1698741699": 0}
+
+
+async def test_recall_of_the_official_sample_marks_both_keys_right(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    api.post(RECALL).mock(
+        return_value=ok(
+            RecallRetList=[
+                {"MsgKey": "71_1_1698741698", "RetCode": 10030},
+                {"MsgKey": "72_1_1698741699", "RetCode": 0},
+            ]
+        )
+    )
+    result = await oa.recall_messages(ACCOUNT, ["71_1_1698741698", "72_1_1698741698"])
+    assert result.succeeded == ["72_1_1698741698"]
+    assert result.failed == ["71_1_1698741698"]
+    assert result.outcomes["71_1_1698741698"].code == 10030

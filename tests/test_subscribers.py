@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import anyio
@@ -261,3 +262,154 @@ async def test_modify_subscriber_golden(api: respx.MockRouter, oa: tim_oa.Sessio
     with pytest.raises(tim_oa.ValidationError, match="3000"):
         await oa.modify_subscriber("@TOA#_news", "107867", "x" * 3001)
     assert route.call_count == 1
+
+
+# --- answers of the wrong shape (issue 8, item 9) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({}, "SubscriberList is missing"),
+        ({"SubscriberList": "ab"}, "SubscriberList must be a list, got str"),
+        ({"SubscriberList": {"Subscriber_Account": "a"}}, "must be a list, got dict"),
+        ({"SubscriberList": ["a", "b"]}, r"SubscriberList\[0\] is not an object"),
+        ({"SubscriberList": [{"Subscriber_Account": 1, "Result": 1}]}, "is not a str"),
+        ({"SubscriberList": [{"Subscriber_Account": "a", "Result": True}]}, "got True"),
+        ({"SubscriberList": [{"Subscriber_Account": "a", "Result": "1"}]}, "got '1'"),
+        ({"SubscriberList": [{"Subscriber_Account": "a", "Result": 3}]}, "0, 1 or 2, got 3"),
+        ({"SubscriberList": [{"Subscriber_Account": "a"}]}, "0, 1 or 2, got None"),
+        (
+            {
+                "SubscriberList": [
+                    {"Subscriber_Account": "a", "Result": 1},
+                    {"Subscriber_Account": "a", "Result": 0},
+                ]
+            },
+            "'a' is answered twice with different results",
+        ),
+    ],
+)
+@pytest.mark.parametrize("method", ["add_subscribers", "remove_subscribers"])
+async def test_malformed_add_and_remove_answers_fail_their_chunk(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], text: str, method: str
+) -> None:
+    api.post(SVC + "add_subscriber").mock(return_value=ok(**answer))
+    api.post(SVC + "delete_subscriber").mock(return_value=ok(**answer))
+    report = await getattr(oa, method)("@TOA#_news", ["a", "b"])
+    assert report.failed == ["a", "b"] and report.succeeded == []
+    error = report.outcomes["a"].error
+    assert isinstance(error, tim_oa.MalformedResponseError), error
+    assert re.search(text, str(error))
+    assert error.may_have_taken_effect is True
+
+
+async def test_the_same_result_twice_is_not_malformed(
+    api: respx.MockRouter, oa: tim_oa.Session
+) -> None:
+    api.post(SVC + "add_subscriber").mock(
+        return_value=ok(
+            SubscriberList=[
+                {"Subscriber_Account": "a", "Result": 1},
+                {"Subscriber_Account": "a", "Result": 1},
+                {"Subscriber_Account": "zzz", "Result": 0},  # not asked: ignored
+            ]
+        )
+    )
+    report = await oa.add_subscribers("@TOA#_news", ["a", "b"])
+    assert report.succeeded == ["a"]
+    assert isinstance(report.outcomes["b"].error, tim_oa.MissingResultError)
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"SubscriberList": "u1", "Next": ""}, "SubscriberList must be a list, got str"),
+        ({"SubscriberList": [{"Subscriber_Account": "u1"}], "Next": 5}, "Next must be a str"),
+        ({"SubscriberList": [{"SubscribeTime": 1}], "Next": ""}, "Subscriber_Account is missing"),
+        (
+            {"SubscriberList": [{"Subscriber_Account": "u1", "SubscribeTime": "1"}], "Next": ""},
+            r"SubscriberList\[0\]\.SubscribeTime must be an int, got str",
+        ),
+        (
+            {
+                "SubscriberList": [{"Subscriber_Account": "u1"}, {"Subscriber_Account": ["u2"]}],
+                "Next": "",
+            },
+            r"SubscriberList\[1\]\.Subscriber_Account must be a str, got list",
+        ),
+        ({"SubscriberList": [], "SubscriberNum": "9", "Next": ""}, "SubscriberNum must be an int"),
+        # No Next: a cut-short answer must not end an export as if it were complete.
+        ({"SubscriberList": [{"Subscriber_Account": "u1"}]}, "Next is missing"),
+        ({}, "Next is missing"),
+    ],
+)
+async def test_malformed_subscriber_pages(
+    api: respx.MockRouter, oa: tim_oa.Session, answer: dict[str, Any], text: str
+) -> None:
+    api.post(SVC + "get_subscriber_info").mock(return_value=ok(**answer))
+    with pytest.raises(tim_oa.MalformedResponseError, match=text) as info:
+        await oa.subscribers("@TOA#_news").collect()
+    assert info.value.may_have_taken_effect is False
+
+
+async def test_endless_empty_pages_end_the_walk(api: respx.MockRouter, oa: tim_oa.Session) -> None:
+    counter = iter(range(1_000))
+    route = api.post(SVC + "get_subscriber_info").mock(
+        side_effect=lambda r: ok(Next=f"c{next(counter)}", SubscriberList=[])
+    )
+    with pytest.raises(tim_oa.PaginationError, match="empty pages in a row"):
+        await oa.subscribers("@TOA#_news").collect()
+    assert route.call_count == 3
+
+
+async def test_a_few_empty_pages_are_tolerated(api: respx.MockRouter, oa: tim_oa.Session) -> None:
+    pages = {
+        "": ok(Next="c1", SubscriberList=[]),
+        "c1": ok(Next="c2", SubscriberList=[]),
+        "c2": ok(Next="", SubscriberList=[{"Subscriber_Account": "u1"}]),
+    }
+    api.post(SVC + "get_subscriber_info").mock(side_effect=lambda r: pages[request_body(r)["Next"]])
+    assert [s.user_id for s in await oa.subscribers("@TOA#_news").collect()] == ["u1"]
+
+
+async def test_extra_body_on_subscriber_commands(api: respx.MockRouter, oa: tim_oa.Session) -> None:
+    add = api.post(SVC + "add_subscriber").mock(
+        side_effect=lambda r: ok(SubscriberList=results_for(request_body(r)))
+    )
+    listing = api.post(SVC + "get_subscriber_info").mock(return_value=ok(Next=""))
+    modify = api.post(SVC + "modify_subscriber_info").mock(return_value=ok())
+    await oa.add_subscribers("@TOA#_news", [f"u{i}" for i in range(150)], extra_body={"X": 1})
+    assert all(body_of(c)["X"] == 1 for c in add.calls) and add.call_count == 2
+    await oa.subscribers("@TOA#_news", extra_body={"Y": "z"}).collect()
+    assert body_of(listing.calls.last)["Y"] == "z"
+    await oa.modify_subscriber("@TOA#_news", "u1", "vip", extra_body={"Z": None})
+    assert body_of(modify.calls.last)["Z"] is None
+    for call in [
+        lambda: oa.add_subscribers("@TOA#_news", ["a"], extra_body={"SubscriberList": []}),
+        lambda: oa.remove_subscribers("@TOA#_news", ["a"], extra_body={"Official_Account": "x"}),
+        lambda: oa.modify_subscriber("@TOA#_news", "u1", "v", extra_body={"CustomString": "w"}),
+    ]:
+        with pytest.raises(tim_oa.ValidationError, match="sets '"):
+            await call()
+    with pytest.raises(tim_oa.ValidationError, match="sets 'Next'"):
+        oa.subscribers("@TOA#_news", extra_body={"Next": "c9"})
+    assert add.call_count == 2 and modify.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("ids", "field"),
+    [
+        (None, "user_ids"),
+        (5, "user_ids"),
+        (["ok", "\ud800"], "user_ids[1]"),
+        ({"a": 1}, "user_ids"),
+    ],
+)
+async def test_id_lists_name_the_argument(
+    api: respx.MockRouter, oa: tim_oa.Session, ids: Any, field: str
+) -> None:
+    with pytest.raises(tim_oa.ValidationError) as info:
+        await oa.add_subscribers("@TOA#_news", ids)
+    assert info.value.field == field
+    assert api.calls.call_count == 0

@@ -66,7 +66,7 @@ def test_decode_ok_tolerates_request_id_and_unknown_fields() -> None:
         (60011, tim_oa.RateLimitedError),
         (60018, tim_oa.RateLimitedError),
         (60019, tim_oa.RateLimitedError),
-        (70050, tim_oa.RateLimitedError),
+        (70050, tim_oa.AuthError),  # a UserSig error (pipeline: issue 9)
         (10002, tim_oa.ServerError),
         (10004, tim_oa.ServerError),
         (20005, tim_oa.ServerError),

@@ -1,65 +1,179 @@
 """tim_oa: an asyncio client for the Tencent Cloud Chat (TIM) Official Account REST API.
 
-Everything public is importable from here; ``tim_oa.testing`` holds the emulator.
+Everything public is importable from here; ``tim_oa.testing`` holds the emulator. Names load on
+first use (``import tim_oa`` itself costs almost nothing; ``tim_oa.Session`` brings in httpx).
 """
 
-from ._batch import BatchProgress, BatchResult, Outcome, Status
-from ._codes import ErrorCode
-from ._elements import (
-    CustomElem,
-    Element,
-    FaceElem,
-    FileElem,
-    ImageElem,
-    ImageInfo,
-    LocationElem,
-    OfflinePush,
-    SoundElem,
-    TextElem,
-    VideoElem,
-    parse_msg_body,
-    to_msg_body,
-)
-from ._errors import (
-    AccountIdInUseError,
-    AccountNotFoundError,
-    ApiError,
-    AuthError,
-    BatchAbortedError,
-    BatchError,
-    EventLoopError,
-    InvalidRequestError,
-    MalformedResponseError,
-    MissingResultError,
-    PaginationError,
-    PermissionDeniedError,
-    ProgressCallbackError,
-    RateLimitedError,
-    ServerError,
-    ServiceNotEnabledError,
-    SessionClosedError,
-    SubscriberLimitError,
-    SubscriptionLimitError,
-    TimOAError,
-    TransportError,
-    UserSigExpiredError,
-    ValidationError,
-)
-from ._models import (
-    AccountProfile,
-    Message,
-    OfficialAccount,
-    SelfInfo,
-    SentMessage,
-    SubscribedAccount,
-    Subscriber,
-)
-from ._pagination import AsyncPager, Page
-from ._regions import Region
-from ._retry import RetryPolicy
-from ._session import Session
-from ._usersig import UserSigSigner, decode_usersig
+from __future__ import annotations
+
 from ._version import __version__
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost more than the rest of this file
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._batch import (
+        BatchProgress,
+        BatchResult,
+        Outcome,
+        Status,
+    )
+    from ._codes import (
+        ErrorCode,
+    )
+    from ._converter import (
+        to_dict,
+        to_wire,
+    )
+    from ._elements import (
+        CustomElem,
+        Element,
+        FaceElem,
+        FileElem,
+        ImageElem,
+        ImageFormat,
+        ImageInfo,
+        ImageType,
+        LocationElem,
+        OfflinePush,
+        SoundElem,
+        TextElem,
+        VideoElem,
+        parse_msg_body,
+        to_msg_body,
+    )
+    from ._errors import (
+        AccountIdInUseError,
+        AccountNotFoundError,
+        ApiError,
+        AuthError,
+        BatchAbortedError,
+        BatchError,
+        EventLoopError,
+        InvalidRequestError,
+        MalformedResponseError,
+        MissingResultError,
+        PaginationError,
+        PermissionDeniedError,
+        ProgressCallbackError,
+        RateLimitedError,
+        ServerError,
+        ServiceNotEnabledError,
+        SessionClosedError,
+        SubscriberLimitError,
+        SubscriptionLimitError,
+        TimOAError,
+        TransportError,
+        UserSigExpiredError,
+        ValidationError,
+    )
+    from ._models import (
+        AccountProfile,
+        Message,
+        MsgPriority,
+        OfficialAccount,
+        SelfInfo,
+        SentMessage,
+        SubscribedAccount,
+        Subscriber,
+    )
+    from ._pagination import (
+        AsyncPager,
+        Page,
+    )
+    from ._regions import (
+        Region,
+    )
+    from ._retry import (
+        RetryPolicy,
+    )
+    from ._session import (
+        Session,
+    )
+    from ._usersig import (
+        UserSigSigner,
+        decode_usersig,
+    )
+
+_LAZY: dict[str, str] = {
+    "BatchProgress": "._batch",
+    "BatchResult": "._batch",
+    "Outcome": "._batch",
+    "Status": "._batch",
+    "ErrorCode": "._codes",
+    "to_dict": "._converter",
+    "to_wire": "._converter",
+    "CustomElem": "._elements",
+    "Element": "._elements",
+    "FaceElem": "._elements",
+    "FileElem": "._elements",
+    "ImageElem": "._elements",
+    "ImageFormat": "._elements",
+    "ImageInfo": "._elements",
+    "ImageType": "._elements",
+    "LocationElem": "._elements",
+    "OfflinePush": "._elements",
+    "SoundElem": "._elements",
+    "TextElem": "._elements",
+    "VideoElem": "._elements",
+    "parse_msg_body": "._elements",
+    "to_msg_body": "._elements",
+    "AccountIdInUseError": "._errors",
+    "AccountNotFoundError": "._errors",
+    "ApiError": "._errors",
+    "AuthError": "._errors",
+    "BatchAbortedError": "._errors",
+    "BatchError": "._errors",
+    "EventLoopError": "._errors",
+    "InvalidRequestError": "._errors",
+    "MalformedResponseError": "._errors",
+    "MissingResultError": "._errors",
+    "PaginationError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "ProgressCallbackError": "._errors",
+    "RateLimitedError": "._errors",
+    "ServerError": "._errors",
+    "ServiceNotEnabledError": "._errors",
+    "SessionClosedError": "._errors",
+    "SubscriberLimitError": "._errors",
+    "SubscriptionLimitError": "._errors",
+    "TimOAError": "._errors",
+    "TransportError": "._errors",
+    "UserSigExpiredError": "._errors",
+    "ValidationError": "._errors",
+    "AccountProfile": "._models",
+    "Message": "._models",
+    "MsgPriority": "._models",
+    "OfficialAccount": "._models",
+    "SelfInfo": "._models",
+    "SentMessage": "._models",
+    "SubscribedAccount": "._models",
+    "Subscriber": "._models",
+    "AsyncPager": "._pagination",
+    "Page": "._pagination",
+    "Region": "._regions",
+    "RetryPolicy": "._retry",
+    "Session": "._session",
+    "UserSigSigner": "._usersig",
+    "decode_usersig": "._usersig",
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is still reported
+
+    def __getattr__(name: str) -> Any:
+        """Load a public name on first use (PEP 562)."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'tim_oa' has no attribute {name!r}")
+        value = getattr(__import__(__name__ + module, fromlist=[name]), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AccountIdInUseError",
@@ -79,12 +193,15 @@ __all__ = [
     "FaceElem",
     "FileElem",
     "ImageElem",
+    "ImageFormat",
     "ImageInfo",
+    "ImageType",
     "InvalidRequestError",
     "LocationElem",
     "MalformedResponseError",
     "Message",
     "MissingResultError",
+    "MsgPriority",
     "OfficialAccount",
     "OfflinePush",
     "Outcome",
@@ -117,5 +234,7 @@ __all__ = [
     "__version__",
     "decode_usersig",
     "parse_msg_body",
+    "to_dict",
     "to_msg_body",
+    "to_wire",
 ]

@@ -2,31 +2,50 @@
 
 The ``build_*`` and ``parse_*`` functions are the pure protocol (bodies in, models out); the
 :class:`AccountsMixin` methods validate input, then schedule them through the session.
+
+The models, the converter, the pager and the batch helpers are imported where they are first
+needed, not at module level: ``tim_oa.Session`` then loads none of them (nor attrs) until a call
+reads an answer, which keeps ``import tim_oa; tim_oa.Session`` close to ``import httpx``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
-
-import anyio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
 from ._base import BaseSession
-from ._batch import chunked
-from ._converter import structure
-from ._errors import PaginationError, ValidationError
-from ._models import OfficialAccount, SubscribedAccount
-from ._pagination import AsyncPager, Page
+from ._errors import (
+    AccountIdInUseError,
+    AccountNotFoundError,
+    PaginationError,
+    TimOAError,
+    ValidationError,
+)
 from ._validation import (
     check_account_id,
     check_custom_account_id,
     check_filter,
     check_int,
+    check_iterable,
     check_page_size,
     check_text,
     check_user_id,
+    merge_extra,
 )
+
+if TYPE_CHECKING:
+    from ._models import OfficialAccount, SubscribedAccount
+    from ._pagination import AsyncPager, Page
+
+logger = logging.getLogger("tim_oa")
+
+CREATE = "create_official_account"
+DESTROY = "destroy_official_account"
+MODIFY = "modify_official_account_base_info"
+GET_INFO = "get_official_account_info"
+SUBSCRIBED = "get_subscribed_official_account_list"
 
 # Python argument -> wire key of the writable text fields.
 TEXT_FIELDS = {
@@ -51,6 +70,14 @@ ACCOUNT_FILTER = {
 }
 SELF_FILTER = {"subscribe_time": "SubscribeTime", "custom_string": "CustomString"}
 
+# Wire keys each command's typed request sets (``extra_body`` may not set them).
+PROFILE_KEYS = frozenset({*TEXT_FIELDS.values(), "MaxSubscriberNum"})
+CREATE_KEYS = PROFILE_KEYS | {"Owner_Account", "OfficialAccountUserID"}
+MODIFY_KEYS = PROFILE_KEYS | {"Official_Account"}
+DESTROY_KEYS = frozenset({"Official_Account"})
+GET_INFO_KEYS = frozenset({"OfficialAccountIdList", "ResponseFilter"})
+SUBSCRIBED_KEYS = frozenset({"Subscriber_Account", "Limit", "Offset", "ResponseFilter"})
+
 
 def _filter(values: Iterable[str] | None, arg: str, names: dict[str, str]) -> list[str] | None:
     if values is None:
@@ -68,7 +95,9 @@ def profile_fields(**fields: Any) -> dict[str, Any]:
             body[wire_key] = check_text(value, arg, wire_key, required=arg == "name")
     max_subscribers = fields.get("max_subscribers")
     if max_subscribers is not None:
-        body["MaxSubscriberNum"] = check_int(max_subscribers, "max_subscribers", minimum=1)
+        body["MaxSubscriberNum"] = check_int(
+            max_subscribers, "max_subscribers", minimum=1, maximum=L.U32_MAX
+        )
     return body
 
 
@@ -81,10 +110,12 @@ def build_create(owner: str, name: str, account_id: str | None, **fields: Any) -
     return body
 
 
-def build_modify(account_id: str, **fields: Any) -> dict[str, Any]:
+def build_modify(
+    account_id: str, extra_body: Mapping[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
     """Body of ``modify_official_account_base_info``: only the fields given."""
     changes = profile_fields(**fields)
-    if not changes:
+    if not changes and not extra_body:
         raise ValidationError(
             "modify_account needs at least one field to change "
             f"({', '.join([*TEXT_FIELDS, 'max_subscribers'])})",
@@ -101,18 +132,67 @@ def build_get_info(account_ids: Sequence[str], fields: list[str] | None) -> dict
     return body
 
 
-def parse_get_info(data: dict[str, Any], account_ids: Sequence[str]) -> list[OfficialAccount]:
-    """One :class:`OfficialAccount` per requested id, matched by id (or position if absent)."""
-    items = data.get("OfficialAccountInfoList") or []
+def parse_create(data: Mapping[str, Any], account_id: str | None) -> str:
+    """The id a ``create_official_account`` answer names (``OfficialAccountUserID``).
+
+    With a custom ``account_id`` an answer that leaves the id out is taken to mean that id; an
+    answer naming another id, or none when the server was to generate it, is malformed (and the
+    account may exist all the same).
+    """
+    from ._converter import answer_field, malformed, shown
+
+    created = answer_field(data, "OfficialAccountUserID", str, CREATE, effect=True)
+    if not created:
+        if account_id is not None:
+            return account_id
+        raise malformed(CREATE, "OfficialAccountUserID is missing", effect=True)
+    if account_id is not None and created != account_id:
+        raise malformed(
+            CREATE, f"asked for id {account_id!r}, answered {shown(created)}", effect=True
+        )
+    return str(created)
+
+
+def parse_get_info(data: Mapping[str, Any], account_ids: Sequence[str]) -> list[OfficialAccount]:
+    """One :class:`OfficialAccount` per requested id.
+
+    Entries are matched by their ``Official_Account``. Only an answer with exactly one entry per
+    requested id, whose entries carry either no id or the id asked at their position, is matched
+    by position (for entries without an id). An id with no entry of its own gets an entry with
+    ``error_code`` -1 (``.error`` is :class:`MissingResultError`): never another id's profile.
+    """
+    import attrs
+
+    from ._converter import answer_list, malformed, structure_list
+    from ._models import MISSING_ENTRY_CODE, OfficialAccount
+
+    wanted = set(account_ids)
+    raw = answer_list(data, "OfficialAccountInfoList", GET_INFO, effect=False)
+    items = structure_list(raw, OfficialAccount, "OfficialAccountInfoList", GET_INFO)
     by_id: dict[str, OfficialAccount] = {}
-    for position, raw in enumerate(items):
-        account = structure(raw, OfficialAccount)
-        if not account.official_account and position < len(account_ids):
-            account = structure({**raw, "Official_Account": account_ids[position]}, OfficialAccount)
-        by_id[account.official_account] = account
+    positional = len(items) == len(account_ids) and all(
+        not item.official_account or item.official_account == asked
+        for item, asked in zip(items, account_ids, strict=True)
+    )
+    for position, item in enumerate(items):
+        key = item.official_account
+        if not key:
+            if not positional:
+                continue  # an entry without an id cannot be told apart: its id stays missing
+            key = account_ids[position]
+            item = attrs.evolve(item, official_account=key)
+        if key not in wanted:
+            continue  # an entry for an id not asked about
+        previous = by_id.setdefault(key, item)
+        if previous != item:
+            raise malformed(GET_INFO, f"{key!r} is answered twice, differently", effect=False)
     return [
         by_id.get(a)
-        or OfficialAccount(a, error_code=-1, error_info="missing from the server's answer")
+        or OfficialAccount(
+            a,
+            error_code=MISSING_ENTRY_CODE,
+            error_info="the server's answer has no entry for this id",
+        )
         for a in account_ids
     ]
 
@@ -136,22 +216,42 @@ def build_subscribed_page(
     return body
 
 
-def parse_subscribed_page(data: dict[str, Any], offset: int) -> Page[SubscribedAccount]:
+def parse_subscribed_page(data: Mapping[str, Any], offset: int) -> Page[SubscribedAccount]:
     """One page of subscribed accounts; ``next_cursor`` is the next ``Offset`` or ``None``."""
-    items = tuple(
-        structure(i, SubscribedAccount) for i in data.get("OfficialAccountInfoList") or []
-    )
-    total = data.get("TotalCount")
-    next_offset = data.get("Next")
-    complete = data.get("CompleteFlag") == 1 or ("CompleteFlag" not in data and next_offset is None)
-    if complete:
+    from ._converter import answer_field, answer_list, malformed, structure_list
+    from ._models import SubscribedAccount
+    from ._pagination import Page
+
+    raw = answer_list(data, "OfficialAccountInfoList", SUBSCRIBED, effect=False)
+    items = structure_list(raw, SubscribedAccount, "OfficialAccountInfoList", SUBSCRIBED)
+    total = answer_field(data, "TotalCount", int, SUBSCRIBED, effect=False)
+    next_offset = answer_field(data, "Next", int, SUBSCRIBED, effect=False)
+    flag = answer_field(data, "CompleteFlag", int, SUBSCRIBED, effect=False)
+    if flag not in (None, 0, 1):
+        raise malformed(SUBSCRIBED, f"CompleteFlag must be 0 or 1, got {flag}", effect=False)
+    if flag == 1 or (flag is None and next_offset is None):
         return Page(items, offset, None, total)
-    if not isinstance(next_offset, int) or isinstance(next_offset, bool) or next_offset <= offset:
+    if next_offset is None or next_offset <= offset:
         raise PaginationError(
-            "get_subscribed_official_account_list: CompleteFlag is 0 but Next "
-            f"({next_offset!r}) does not move past Offset {offset}"
+            f"{SUBSCRIBED}: CompleteFlag is 0 but Next ({next_offset!r}) does not move past "
+            f"Offset {offset}"
         )
     return Page(items, offset, next_offset, total)
+
+
+def inferred(command: str, account_id: str, text: str) -> None:
+    """Log an outcome tim_oa inferred after a lost answer (for audits: ``tim_oa_outcome``)."""
+    logger.warning(
+        "%s %s: %s",
+        command,
+        account_id,
+        text,
+        extra={
+            "tim_oa_outcome": "inferred",
+            "tim_oa_command": command,
+            "tim_oa_account": account_id,
+        },
+    )
 
 
 class AccountsMixin(BaseSession):
@@ -168,13 +268,21 @@ class AccountsMixin(BaseSession):
         organization: str | None = None,
         custom_string: str | None = None,
         max_subscribers: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> str:
         """Create an Official Account and return its id (``create_official_account``).
 
         Without ``account_id`` the server generates one (``@TOA#_@TOA#…``); such a create is not
         retried after an unknown outcome, since a repeat could create a second account. A custom
         ``account_id`` must start with ``@TOA#_``, be printable ASCII of at most 48 bytes, and not
-        start with ``@TOA#_@TOA#``. ``owner`` must be an imported IM account.
+        start with ``@TOA#_@TOA#``. ``owner`` must be an imported IM account. ``max_subscribers``
+        is 1 to 4294967295.
+
+        With a custom id, a retry after an attempt whose answer was lost may be told 130008 (in
+        use) about the account that attempt created: the account is then looked up once, and if
+        its owner and name are the ones asked for, its id is returned and a WARNING record with
+        ``tim_oa_outcome="inferred"`` is logged; otherwise :class:`AccountIdInUseError` says what
+        the existing account holds.
         """
         body = build_create(
             owner,
@@ -186,19 +294,75 @@ class AccountsMixin(BaseSession):
             custom_string=custom_string,
             max_subscribers=max_subscribers,
         )
-        data = await self._request("create_official_account", body)
-        created = data.get("OfficialAccountUserID") or account_id
-        if not isinstance(created, str) or not created:
-            raise ValidationError("the server's answer carries no OfficialAccountUserID")
-        return created
+        body = merge_extra(body, extra_body, CREATE_KEYS)
+        try:
+            data = await self._request(CREATE, body)
+        except AccountIdInUseError as exc:
+            if account_id is None or not exc.after_unknown_outcome:
+                raise
+            await self._confirm_created(exc, account_id, owner, name)
+            return account_id
+        return parse_create(data, account_id)
 
-    async def destroy_account(self, account_id: str) -> None:
+    async def _confirm_created(
+        self, exc: AccountIdInUseError, account_id: str, owner: str, name: str
+    ) -> None:
+        """After 130008 following a lost answer, check the account in use is the one asked for."""
+        from ._converter import shown
+
+        try:
+            (found,) = await self.get_accounts([account_id])
+        except TimOAError as lookup:
+            found_text = f"looking it up failed ({type(lookup).__name__}: {lookup})"
+        else:
+            if found.ok and found.owner == owner and found.name == name:
+                inferred(
+                    CREATE,
+                    account_id,
+                    "answered 130008 (in use) after an attempt whose answer was lost; the "
+                    "account has the owner and name asked for, so it is taken as created by "
+                    "that attempt",
+                )
+                return
+            found_text = (
+                f"it has owner {shown(found.owner)} and name {shown(found.name, 160)}"
+                if found.ok
+                else f"looking it up answered {found.error}"
+            )
+        error = AccountIdInUseError(
+            exc.code,
+            f"{exc.info} (an earlier attempt of this call may have created {account_id!r}, but "
+            f"{found_text}; asked for owner {owner!r} and name {name!r})",
+            command=exc.command,
+            request_id=exc.request_id,
+        )
+        error.attempts = exc.attempts
+        error.after_unknown_outcome = True
+        raise error from exc
+
+    async def destroy_account(
+        self, account_id: str, *, extra_body: Mapping[str, Any] | None = None
+    ) -> None:
         """Destroy an Official Account (``destroy_official_account``).
 
-        Raises :class:`AccountNotFoundError` if it does not exist or was already destroyed.
+        Raises :class:`AccountNotFoundError` if it does not exist or was already destroyed, except
+        when a retry is told so after an attempt whose answer was lost: that attempt destroyed
+        it, so the call returns and logs a WARNING record with ``tim_oa_outcome="inferred"``.
         """
-        body = {"Official_Account": check_account_id(account_id)}
-        await self._request("destroy_official_account", body)
+        body = merge_extra(
+            {"Official_Account": check_account_id(account_id)}, extra_body, DESTROY_KEYS
+        )
+        try:
+            await self._request(DESTROY, body)
+        except AccountNotFoundError as exc:
+            if not exc.after_unknown_outcome or exc.code != 130004:
+                raise
+            inferred(
+                DESTROY,
+                account_id,
+                "answered 130004 (not found) after an attempt whose answer was lost; taken as "
+                "destroyed by that attempt",
+            )
 
     async def modify_account(
         self,
@@ -210,14 +374,16 @@ class AccountsMixin(BaseSession):
         organization: str | None = None,
         custom_string: str | None = None,
         max_subscribers: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         """Change an account's profile (``modify_official_account_base_info``).
 
-        Only the fields given are sent; at least one is required. Byte limits (UTF-8): name 150,
-        introduction 400, face_url 500, organization 500, custom_string 3000.
+        Only the fields given are sent; at least one is required (or ``extra_body``). Byte limits
+        (UTF-8): name 150, introduction 400, face_url 500, organization 500, custom_string 3000.
         """
         body = build_modify(
             account_id,
+            extra_body,
             name=name,
             introduction=introduction,
             face_url=face_url,
@@ -225,41 +391,41 @@ class AccountsMixin(BaseSession):
             custom_string=custom_string,
             max_subscribers=max_subscribers,
         )
-        await self._request("modify_official_account_base_info", body)
+        await self._request(MODIFY, merge_extra(body, extra_body, MODIFY_KEYS))
 
     async def get_accounts(
-        self, account_ids: Iterable[str], *, fields: Iterable[str] | None = None
+        self,
+        account_ids: Iterable[str],
+        *,
+        fields: Iterable[str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> list[OfficialAccount]:
         """Fetch profiles of any number of accounts (``get_official_account_info``).
 
         Ids are sent in chunks of 50, concurrently, and the answer keeps the input order (one
         entry per input id). An account that does not exist is not dropped: its entry has
-        ``ok == False`` and ``.error`` (e.g. :class:`AccountNotFoundError`). ``fields`` limits the
-        profile fields returned (``"name"``/``"Name"``, ``"subscriber_num"``, …).
+        ``ok == False`` and ``.error`` (e.g. :class:`AccountNotFoundError`; an id the server's
+        answer left out has :class:`MissingResultError`). ``fields`` limits the profile fields
+        returned (``"name"``/``"Name"``, ``"subscriber_num"``, …). If a chunk fails as a whole,
+        the other chunks are cancelled and that chunk's error is raised.
         """
-        ids = list(account_ids) if not isinstance(account_ids, str) else None
-        if ids is None:
-            raise ValidationError("account_ids must be an iterable of ids, not a str")
+        from ._batch import batch_workers, chunked, gather_chunks
+
+        ids = list(check_iterable(account_ids, "account_ids"))
         for index, account_id in enumerate(ids):
             check_account_id(account_id, f"account_ids[{index}]")
         wire_fields = _filter(fields, "fields", ACCOUNT_FILTER)
+        merge_extra({}, extra_body, GET_INFO_KEYS)
         distinct = list(dict.fromkeys(ids))
         found: dict[str, OfficialAccount] = {}
 
         async def fetch(chunk: Sequence[str]) -> None:
-            data = await self._request(
-                "get_official_account_info", build_get_info(chunk, wire_fields)
-            )
-            for account in parse_get_info(data, chunk):
+            body = merge_extra(build_get_info(chunk, wire_fields), extra_body, ())
+            for account in parse_get_info(await self._request(GET_INFO, body), chunk):
                 found[account.official_account] = account
 
         chunks = list(chunked(distinct, L.MAX_ACCOUNTS_PER_INFO_CALL))
-        if len(chunks) == 1:
-            await fetch(chunks[0])  # the common case needs no task group
-        else:
-            async with anyio.create_task_group() as tg:
-                for chunk in chunks:
-                    tg.start_soon(fetch, chunk)
+        await gather_chunks(chunks, batch_workers(self, None), fetch)
         return [found[a] for a in ids]
 
     def subscribed_accounts(
@@ -270,6 +436,7 @@ class AccountsMixin(BaseSession):
         account_fields: Iterable[str] | None = None,
         self_fields: Iterable[str] | None = None,
         offset: int = 0,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> AsyncPager[SubscribedAccount]:
         """Accounts ``user_id`` subscribes to (``get_subscribed_official_account_list``).
 
@@ -277,15 +444,18 @@ class AccountsMixin(BaseSession):
         ``self_fields`` become the ``ResponseFilter`` (Python or wire names); ``offset`` resumes
         from a saved ``Page.next_cursor``. Input is checked now, before any request.
         """
+        from ._pagination import AsyncPager
+
         check_user_id(user_id)
         check_page_size(page_size)
-        check_int(offset, "offset", minimum=0)
+        check_int(offset, "offset", minimum=0, maximum=L.U32_MAX)
         acct = _filter(account_fields, "account_fields", ACCOUNT_FILTER)
         own = _filter(self_fields, "self_fields", SELF_FILTER)
+        merge_extra({}, extra_body, SUBSCRIBED_KEYS)
 
         async def fetch(cursor: int) -> Page[SubscribedAccount]:
             body = build_subscribed_page(user_id, page_size, cursor, acct, own)
-            data = await self._request("get_subscribed_official_account_list", body)
-            return parse_subscribed_page(data, cursor)
+            body = merge_extra(body, extra_body, ())
+            return parse_subscribed_page(await self._request(SUBSCRIBED, body), cursor)
 
-        return AsyncPager(fetch, offset, command="get_subscribed_official_account_list")
+        return AsyncPager(fetch, offset, command=SUBSCRIBED)

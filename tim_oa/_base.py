@@ -1,49 +1,80 @@
-"""The session's machinery: configuration, the request loop, and shared per-app state.
+"""The session's machinery: configuration, the request loop, and state shared by derived sessions.
 
-Every request goes through :meth:`BaseSession._request`: rate limiter, concurrency slot, a current
-UserSig and a fresh ``random`` for each attempt, the envelope check, and the retry decision. The
-endpoint groups (``_accounts``, ``_subscribers``, ``_messages``) only build bodies and read answers.
+Every request goes through :meth:`BaseSession._request`, in this order:
+
+1. the body is encoded (bad input raises before any wait);
+2. the UserSig is fetched, before a slot is taken, so a slow provider holds none;
+3. a slot of the in-flight bound is taken (``max_concurrency``, or the adaptive bound);
+4. the limiter gives this command its turn (the last wait before sending, so the limiter's
+   count matches the times requests actually leave);
+5. one POST with a fresh ``random``, then the envelope check;
+6. on failure, :meth:`RetryPolicy.next_delay` decides (the 70001 renewal aside) and the loop
+   sleeps outside the slot.
+
+Secrets: no exception leaves the loop while one of its locals holds the UserSig, the signed query
+or the raw answer, and errors of ours leave without the frames below the loop (the transport's),
+which held the signed URL.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
 import httpx
 
 from . import _limits as L
+from ._clock import Clock
 from ._commands import is_safe_to_repeat
-from ._errors import ApiError, TimOAError, TransportError, UserSigExpiredError, ValidationError
-from ._ratelimit import KeyedRateLimiter, RateLimiter
+from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
+from ._options import (
+    UNSET,
+    attempt_seconds,
+    check_clock,
+    check_count,
+    check_derived_limiter,
+    check_http_options,
+    check_identifier,
+    check_limiter,
+    check_limiter_options,
+    check_timeout,
+    check_user_agent,
+    resolve_base_url,
+    resolve_retry,
+)
+from ._ratelimit import Slots
 from ._regions import Region
-from ._retry import RetryPolicy, is_retryable
-from ._transport import DEFAULT_TIMEOUT, HttpTransport
+from ._retry import RetryPolicy, may_have_taken_effect
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
 from ._usersig import UserSigProvider, as_usersig_source
-from ._validation import check_int, check_str
-from ._wire import build_query, command_path, decode_response, encode_body, new_random
+from ._wire import command_path, decode_response, encode_body, new_random, signed_query
+from .limiters import Limiter, LocalLimiter, _check_rate
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - exercised on 3.10
+    from typing_extensions import Self
 
 logger = logging.getLogger("tim_oa")
 
 _COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_UNSET: Any = object()
+_SEND = "send_official_account_msg"
+_CLOSED = "the session is closed"
 
-DEFAULT_MAX_CONCURRENCY = 10
-"""Requests in flight per session. httpx's cost per request rises steeply past ~15 pooled
-connections, and 10 in flight already reach the 200 calls/s limit at 50 ms latency."""
-
-
-def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, httpx.Timeout):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValidationError("timeout must be a positive number of seconds", field="timeout")
-    return httpx.Timeout(float(value))
+ADAPTIVE_MIN = 4
+"""The adaptive in-flight bound never goes below this."""
+ADAPTIVE_CAP = 64
+"""The adaptive in-flight bound never goes above this; also the pool size it opens at most."""
+ADAPTIVE_HEADROOM = 1.25
+"""In flight = rate x round trip x this: room for the limiter's waits inside the slots."""
+_INITIAL_RTT = 0.05  # seconds, until the first answer is timed
+_RTT_WEIGHT = 0.2  # weight of each new round trip in the moving average
+USERSIG_TIMEOUT = 10.0
+"""Seconds a usersig provider may take, unless ``timeout=`` says otherwise."""
 
 
 class _Shared:
@@ -51,10 +82,16 @@ class _Shared:
 
     def __init__(self, transport: HttpTransport) -> None:
         self.transport = transport
-        self.rate_limiters: dict[tuple[str, float], RateLimiter] = {}
-        self.send_pacers: dict[float, KeyedRateLimiter] = {}
-        self.slots: dict[int, anyio.CapacityLimiter] = {}
         self.closed = False
+        self.local_limiters: dict[tuple[float | None, float | None], LocalLimiter] = {}
+        self.slots: dict[int | None, Slots] = {}  # by max_concurrency (None: adaptive)
+        self.rtt = _INITIAL_RTT  # moving average of successful attempts' round trips
+
+
+def _adaptive_limit(rate: float | None, rtt: float) -> int:
+    if rate is None:
+        return ADAPTIVE_CAP
+    return min(ADAPTIVE_CAP, max(ADAPTIVE_MIN, math.ceil(rate * rtt * ADAPTIVE_HEADROOM)))
 
 
 class BaseSession:
@@ -74,40 +111,54 @@ class BaseSession:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 3,
         retry_deadline: float | None = 60.0,
+        retry: RetryPolicy | None = None,
         rate_limit: float | None = L.CALLS_PER_SECOND,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         send_rate: float | None = L.SENDS_PER_SECOND_PER_ACCOUNT,
+        limiter: Limiter | None = None,
+        clock: Clock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str | None = None,
+        allow_insecure_http: bool = False,
+        backend: str = "httpx",
     ) -> None:
-        check_int(sdkappid, "sdkappid", minimum=1)
-        check_str(identifier, "identifier")
-        if not identifier:
-            raise ValidationError("identifier must not be empty", field="identifier")
-        source = as_usersig_source(usersig)
-        if (region is None) == (base_url is None):
-            raise ValidationError(
-                "give exactly one of region= (a tim_oa.Region) or base_url=", field="region"
-            )
-        if region is not None and not isinstance(region, Region):
-            raise ValidationError("region must be a tim_oa.Region", field="region")
-        if base_url is not None and not re.match(r"^https?://[^/?#]+", base_url):
-            raise ValidationError("base_url must be an http(s) URL", field="base_url")
-        if http_client is not None and transport is not None:
-            raise ValidationError("give http_client= or transport=, not both", field="transport")
+        check_count(sdkappid, "sdkappid", minimum=1)
+        self.sdkappid = sdkappid
+        self.identifier = check_identifier(identifier)
+        self._usersig = usersig
+        self._source = as_usersig_source(usersig)
+        self.region = region
+        self.base_url = resolve_base_url(
+            region,
+            base_url,
+            use_backup_domain=use_backup_domain,
+            allow_insecure_http=allow_insecure_http,
+        )
+        check_http_options(http_client, transport, backend)
+        check_count(max_response_bytes, "max_response_bytes", minimum=1)
+        user_agent = check_user_agent(user_agent)
+        self._clock = check_clock(clock)
+        # A caller's client keeps its own timeout unless timeout= is given (the transport is
+        # told None); the usersig provider is then bounded by that client's timeout.
+        self._default_attempt = attempt_seconds(
+            http_client.timeout if http_client is not None else None, USERSIG_TIMEOUT
+        )
+        check_limiter_options(limiter, rate_limit, send_rate)
+        given_policy = retry is not None
         self._configure(
             timeout=timeout,
-            max_retries=max_retries,
-            retry_deadline=retry_deadline,
+            retry=resolve_retry(
+                retry,
+                UNSET if given_policy and max_retries == 3 else max_retries,
+                UNSET if given_policy and retry_deadline == 60.0 else retry_deadline,
+                RetryPolicy(),
+            ),
             rate_limit=rate_limit,
-            max_concurrency=max_concurrency,
             send_rate=send_rate,
+            limiter=limiter,
+            max_concurrency=max_concurrency,
+            shared=None,
         )
-        self.sdkappid = sdkappid
-        self.identifier = identifier
-        self._usersig = usersig
-        self._source = source
-        self.region = region
-        resolved = base_url if base_url is not None else region.base_url(backup=use_backup_domain)  # type: ignore[union-attr]
-        self.base_url = resolved.rstrip("/")
         self._shared = _Shared(
             HttpTransport(
                 self.base_url,
@@ -115,36 +166,63 @@ class BaseSession:
                 transport=transport,
                 timeout=self._timeout,
                 max_connections=self.max_concurrency,
+                max_response_bytes=max_response_bytes,
+                user_agent=user_agent,
             )
         )
+        self._bind(self._shared)
         self._owner = True
 
     def _configure(
         self,
         *,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        retry_deadline: float | None,
-        rate_limit: float | None,
-        max_concurrency: int,
-        send_rate: float | None,
+        timeout: object,
+        retry: RetryPolicy,
+        rate_limit: object,
+        send_rate: object,
+        limiter: object,
+        max_concurrency: object,
+        shared: _Shared | None,
     ) -> None:
-        self._timeout = _as_timeout(timeout)
-        self.max_retries = check_int(max_retries, "max_retries", minimum=0)
-        if retry_deadline is not None and retry_deadline <= 0:
-            raise ValidationError("retry_deadline must be positive or None", field="retry_deadline")
-        self.retry_deadline = retry_deadline
-        for name, rate in (("rate_limit", rate_limit), ("send_rate", send_rate)):
-            if rate is not None and (isinstance(rate, bool) or not rate > 0):
-                raise ValidationError(f"{name} must be a positive number or None", field=name)
-        self.rate_limit = rate_limit
-        self.send_rate = send_rate
-        self.max_concurrency = check_int(max_concurrency, "max_concurrency", minimum=1)
-        self._retry = RetryPolicy(max_retries=self.max_retries, deadline=retry_deadline)
+        """Check and apply the options ``with_options`` may change."""
+        self._timeout = check_timeout(timeout)
+        self._usersig_timeout = attempt_seconds(self._timeout, self._default_attempt)
+        self.retry = retry
+        self.rate_limit = _check_rate(rate_limit, "rate_limit")
+        self.send_rate = _check_rate(send_rate, "send_rate")
+        self._custom_limiter = check_limiter(limiter)
+        if max_concurrency is not None:
+            check_count(max_concurrency, "max_concurrency", minimum=1)
+        self._concurrency: int | None = max_concurrency  # type: ignore[assignment]
+        if shared is not None:
+            self._bind(shared)
+
+    def _bind(self, shared: _Shared) -> None:
+        """Pick the limiter and the slots this session uses from the shared state."""
+        self._shared = shared
+        if self._custom_limiter is not None:
+            self._limiter: Limiter | None = self._custom_limiter
+        elif self.rate_limit is None and self.send_rate is None:
+            self._limiter = None
+        else:
+            key = (self.rate_limit, self.send_rate)
+            local = shared.local_limiters.get(key)
+            if local is None:
+                local = shared.local_limiters[key] = LocalLimiter(
+                    self.rate_limit, self.send_rate, clock=self._clock
+                )
+            self._limiter = local
+        rate = getattr(self._limiter, "rate", None) if self._limiter is not None else None
+        self._sizing_rate: float | None = rate if isinstance(rate, (int, float)) else None
+        slots = shared.slots.get(self._concurrency)
+        if slots is None:
+            limit = self._concurrency or _adaptive_limit(self._sizing_rate, shared.rtt)
+            slots = shared.slots[self._concurrency] = Slots(limit)
+        self._slots = slots
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -154,7 +232,8 @@ class BaseSession:
         """Close the connection pool (unless it is a caller's ``http_client``).
 
         A session made by :meth:`with_options` shares its parent's pool; closing it does nothing,
-        and closing the parent closes the pool for both.
+        and closing the parent closes the pool for both. Calls still running then raise
+        :class:`SessionClosedError` instead of retrying.
         """
         if self._owner and not self._shared.closed:
             self._shared.closed = True
@@ -165,44 +244,69 @@ class BaseSession:
         """True once the session's pool is closed."""
         return self._shared.closed
 
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt (``retry.max_retries``)."""
+        return self.retry.max_retries
+
+    @property
+    def retry_deadline(self) -> float | None:
+        """Seconds after the first attempt at which no retry starts (``retry.deadline``)."""
+        return self.retry.deadline
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this session has in flight: the fixed bound, or the adaptive cap."""
+        return self._concurrency or ADAPTIVE_CAP
+
+    @property
+    def in_flight_limit(self) -> int:
+        """The bound on requests in flight now (it follows the round trip when adaptive)."""
+        return self._slots.limit
+
     def with_options(
         self,
         *,
-        identifier: str = _UNSET,
-        usersig: UserSigProvider = _UNSET,
-        timeout: float | httpx.Timeout | None = _UNSET,
-        max_retries: int = _UNSET,
-        retry_deadline: float | None = _UNSET,
-        rate_limit: float | None = _UNSET,
-        max_concurrency: int = _UNSET,
-        send_rate: float | None = _UNSET,
-    ) -> Any:
+        identifier: str = UNSET,
+        usersig: UserSigProvider = UNSET,
+        timeout: float | httpx.Timeout | None = UNSET,
+        max_retries: int = UNSET,
+        retry_deadline: float | None = UNSET,
+        retry: RetryPolicy | None = UNSET,
+        rate_limit: float | None = UNSET,
+        max_concurrency: int | None = UNSET,
+        send_rate: float | None = UNSET,
+        limiter: Limiter | None = UNSET,
+    ) -> Self:
         """Return a session with some options changed that shares this one's connection pool.
 
-        Rate limiters and concurrency bounds are shared too while their settings are equal, so a
+        Limiters and concurrency bounds are shared too while their settings are equal, so a
         derived session cannot double the app's call rate.
         """
+
+        def pick(new: Any, old: Any) -> Any:
+            return old if new is UNSET else new
+
+        check_derived_limiter(
+            limiter, rate_limit, send_rate, has_limiter=self._custom_limiter is not None
+        )
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._owner = False
-
-        def pick(new: Any, old: Any) -> Any:
-            return old if new is _UNSET else new
-
+        if identifier is not UNSET:
+            clone.identifier = check_identifier(identifier)
+        if usersig is not UNSET:
+            clone._source = as_usersig_source(usersig)
+            clone._usersig = usersig
         clone._configure(
             timeout=pick(timeout, self._timeout),
-            max_retries=pick(max_retries, self.max_retries),
-            retry_deadline=pick(retry_deadline, self.retry_deadline),
+            retry=resolve_retry(retry, max_retries, retry_deadline, self.retry),
             rate_limit=pick(rate_limit, self.rate_limit),
-            max_concurrency=pick(max_concurrency, self.max_concurrency),
             send_rate=pick(send_rate, self.send_rate),
+            limiter=pick(limiter, self._custom_limiter),
+            max_concurrency=pick(max_concurrency, self._concurrency),
+            shared=self._shared,
         )
-        if identifier is not _UNSET:
-            check_str(identifier, "identifier")
-            clone.identifier = identifier
-        if usersig is not _UNSET:
-            clone._usersig = usersig
-            clone._source = as_usersig_source(usersig)
         return clone
 
     def __repr__(self) -> str:
@@ -212,32 +316,19 @@ class BaseSession:
             f"target={target!r}, usersig=<hidden>)"
         )
 
-    # --- shared limiters (created lazily: anyio primitives need a running loop) ---------------
-
-    def _slot(self) -> anyio.CapacityLimiter:
-        slots = self._shared.slots
-        slot = slots.get(self.max_concurrency)
-        if slot is None:
-            slot = slots[self.max_concurrency] = anyio.CapacityLimiter(self.max_concurrency)
-        return slot
-
-    async def _wait_rate(self, command: str) -> None:
-        if self.rate_limit is None:
-            return
-        key = (command, self.rate_limit)
-        limiter = self._shared.rate_limiters.get(key)
-        if limiter is None:
-            limiter = self._shared.rate_limiters[key] = RateLimiter(self.rate_limit)
-        await limiter.acquire()
+    # --- pacing ------------------------------------------------------------------------------
 
     async def _wait_send_slot(self, account_id: str) -> None:
-        """Pace broadcasts of one account to ``send_rate`` per second."""
-        if self.send_rate is None:
-            return
-        pacer = self._shared.send_pacers.get(self.send_rate)
-        if pacer is None:
-            pacer = self._shared.send_pacers[self.send_rate] = KeyedRateLimiter(self.send_rate)
-        await pacer.acquire(account_id)
+        """Pace broadcasts of one account (the limiter's ``acquire_send``)."""
+        if self._limiter is not None:
+            await self._limiter.acquire_send(account_id, app=self.sdkappid)
+
+    def _observe_round_trip(self, seconds: float) -> None:
+        shared = self._shared
+        shared.rtt += _RTT_WEIGHT * (seconds - shared.rtt)
+        limit = _adaptive_limit(self._sizing_rate, shared.rtt)
+        if limit != self._slots.limit:
+            self._slots.limit = limit
 
     # --- the request loop --------------------------------------------------------------------
 
@@ -245,90 +336,147 @@ class BaseSession:
         """Send any command of the Official Account service and return the decoded answer.
 
         The raw escape hatch: signing, the envelope check, error classes, retries and rate
-        limiting all apply. A command not known to tim_oa is never retried after an unknown
-        outcome (only when the request provably did not reach the server).
+        limiting (and, for ``send_official_account_msg``, the per-account send pacing) all apply.
+        A command not known to tim_oa is never retried after an unknown outcome (only when the
+        request provably did not reach the server).
         """
-        check_str(command, "command")
+        if not isinstance(command, str):
+            raise ValidationError(
+                f"command must be a str, not {type(command).__name__}", field="command"
+            )
         if not _COMMAND_NAME.match(command):
             raise ValidationError(
                 f"command must be a lowercase command name, got {command!r}", field="command"
             )
         if not isinstance(body, Mapping):
             raise ValidationError("body must be a mapping (a JSON object)", field="body")
-        return await self._request(command, body)
+        account = body.get("Official_Account") if command == _SEND else None
+        return await self._request(
+            command, body, pace_account=account if isinstance(account, str) else None
+        )
 
-    async def _request(self, command: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        if self._shared.closed:
-            raise TimOAError("the session is closed")
+    async def _request(
+        self, command: str, body: Mapping[str, Any], *, pace_account: str | None = None
+    ) -> dict[str, Any]:
+        """Send ``body`` to ``command`` with retries; ``pace_account``: a broadcast's account."""
+        shared = self._shared
+        if shared.closed:
+            raise SessionClosedError(_CLOSED)
+        payload = encode_body(body)  # ValidationError before any wait
         safe_to_repeat = is_safe_to_repeat(command, body)
-        payload = encode_body(body)
+        if pace_account is not None:
+            await self._wait_send_slot(pace_account)
         path = command_path(command)
-        transport = self._shared.transport
-        started = anyio.current_time()
-        retries = 0
-        renewed = False
-        while True:
-            await self._wait_rate(command)
-            async with self._slot():
-                usersig = await self._source.get(self.identifier)
-                query = build_query(self.sdkappid, self.identifier, usersig, new_random())
-                t0 = anyio.current_time()
+        transport = shared.transport
+        source = self._source
+        limiter = self._limiter
+        slots = self._slots
+        clock = self._clock
+        app = self.sdkappid
+        identifier = self.identifier
+        adaptive = self._concurrency is None
+        attempts = retries = 0
+        started = 0.0
+        unknown = renewed = False
+        usersig: str | None = None
+        renewal: str | None = None  # the UserSig a 70001 renewal gave, for the resend
+        query: str | None = None
+        raw: Any = None
+        try:
+            while True:
+                if shared.closed:
+                    raise SessionClosedError(_CLOSED)
+                if renewal is None:
+                    usersig = await source.get(identifier, timeout=self._usersig_timeout)
+                else:
+                    usersig, renewal = renewal, None
+                error: TimOAError | None = None
+                closed_race = False
+                await slots.acquire()
                 try:
-                    status, content = await transport.post(
-                        command, path, query, payload, self._timeout
-                    )
-                    data = decode_response(command, status, content)
-                except UserSigExpiredError as exc:
-                    exc.attempts = retries + 1
-                    if renewed or not self._source.can_renew:
-                        raise
-                    # The server says the signature expired: renew once and send again.
-                    renewed = True
-                    logger.info("%s: UserSig expired (70001); renewing and resending", command)
-                    await self._source.renew(self.identifier, usersig)
-                    continue
-                except (TransportError, ApiError) as exc:
-                    exc.attempts = retries + 1
+                    if limiter is not None:
+                        await limiter.acquire(command, app=app)
+                    if shared.closed:
+                        raise SessionClosedError(_CLOSED)
+                    query = signed_query(app, identifier, usersig, new_random())
+                    t0 = clock.monotonic()
+                    if not attempts:
+                        started = t0
+                    attempts += 1
+                    try:
+                        raw = await transport.post(
+                            command, path, query, payload, timeout=self._timeout
+                        )
+                        query = None
+                        data = decode_response(command, raw, usersig=usersig)
+                    except TimOAError as exc:  # the decision below: final unless retryable
+                        error = exc
+                    except RuntimeError:
+                        if not shared.closed:
+                            raise
+                        closed_race = True  # the pool was closed under this attempt
+                    else:
+                        if adaptive:
+                            self._observe_round_trip(clock.monotonic() - t0)
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug(
+                                "%s: attempt %d ok in %.0f ms",
+                                command,
+                                attempts,
+                                (clock.monotonic() - t0) * 1000,
+                            )
+                        return data
+                finally:
+                    slots.release()
+                    query = raw = None
+                if closed_race or shared.closed:
+                    raise SessionClosedError(_CLOSED)
+                assert error is not None
+                error.attempts = attempts
+                if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s: attempt %d failed in %.0f ms: %s",
                         command,
-                        retries + 1,
-                        (anyio.current_time() - t0) * 1000,
-                        exc,
+                        attempts,
+                        (clock.monotonic() - t0) * 1000,
+                        error,
                     )
-                    delay = self._retry_delay(exc, retries, started, safe_to_repeat)
-                    if delay is None:
-                        raise
-                    last_error: Exception = exc
-                else:
-                    logger.debug(
-                        "%s: attempt %d ok in %.0f ms",
-                        command,
-                        retries + 1,
-                        (anyio.current_time() - t0) * 1000,
-                    )
-                    return data
-            retries += 1
-            logger.info(
-                "%s: retry %d of %d in %.2f s after: %s",
-                command,
-                retries,
-                self.max_retries,
-                delay,
-                last_error,
-            )
-            await anyio.sleep(delay)
-
-    def _retry_delay(
-        self, exc: Exception, retries: int, started: float, safe_to_repeat: bool
-    ) -> float | None:
-        """The wait before the next retry, or ``None`` when the error is final."""
-        if retries >= self._retry.max_retries:
-            return None
-        if not is_retryable(exc, safe_to_repeat=safe_to_repeat):
-            return None
-        delay = self._retry.delay(retries)
-        deadline = self._retry.deadline
-        if deadline is not None and anyio.current_time() - started + delay > deadline:
-            return None
-        return delay
+                if isinstance(error, UserSigExpiredError) and not renewed and source.can_renew:
+                    # The server says the signature expired: renew once and send again with it.
+                    renewed = True
+                    logger.info("%s: UserSig expired (70001); renewing and resending", command)
+                    renewal = await source.renew(identifier, usersig)
+                    continue
+                delay = self.retry.next_delay(
+                    error,
+                    retries=retries,
+                    elapsed=clock.monotonic() - started,
+                    safe_to_repeat=safe_to_repeat,
+                )
+                error.after_unknown_outcome = unknown
+                if delay is None:
+                    if unknown:
+                        logger.info(
+                            "%s: failed after an earlier attempt whose outcome is unknown "
+                            "(it may have taken effect): %s",
+                            command,
+                            error,
+                        )
+                    if error.__suppress_context__:
+                        error.__context__ = None  # hidden anyway; it may hold the signed URL
+                    raise error.with_traceback(None)
+                unknown = unknown or may_have_taken_effect(error)
+                retries += 1
+                logger.info(
+                    "%s: retry %d of %d in %.2f s after: %s",
+                    command,
+                    retries,
+                    self.retry.max_retries,
+                    delay,
+                    error,
+                )
+                error = None
+                await clock.sleep(delay)
+        finally:
+            # Nothing that leaves this frame may find the UserSig in its locals.
+            usersig = renewal = query = raw = None

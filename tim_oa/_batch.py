@@ -1,16 +1,38 @@
 """Running a command over any number of ids: dedupe, chunk, bounded concurrency, every outcome kept.
 
 The engine knows nothing about the wire: it is given a function that sends one chunk and returns
-one :class:`Outcome` per id. A chunk that raises (after the session's own retries) is recorded as a
-failure of each of its ids; the other chunks carry on.
+each answered id's raw code (``Result``, ``RetCode``), and a table from codes to statuses. A chunk
+that raises (after the session's own retries) is recorded as a failure of each of its ids; the
+other chunks carry on.
+
+Outcomes are stored compactly (one byte of status per id, plus sparse tables for the codes that
+differ from their status's usual code and for errors); :class:`Outcome` objects are built only
+when a caller looks at them. A job of a million ids so holds a few bytes per id beyond the ids.
+
+The module runs past 500 lines on purpose: the compact :class:`BatchResult`, its lazy views and
+the engine that fills them share one private layout (status bytes, sparse tables, chunk-sized
+error ranges), and splitting them would spread that layout over two files.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import enum
-import inspect
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
+import importlib
+import itertools
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
+from typing import Any, Final, TypeVar
 
 import anyio
 import attrs
@@ -22,9 +44,12 @@ from ._errors import (
     BatchError,
     MissingResultError,
     PermissionDeniedError,
+    ProgressCallbackError,
     ServiceNotEnabledError,
     SubscriberLimitError,
 )
+
+T = TypeVar("T")
 
 
 class Status(enum.Enum):
@@ -38,6 +63,15 @@ class Status(enum.Enum):
     """Refused (``Result`` 0, a non-zero ``RetCode``) or its chunk failed as a whole."""
 
 
+# One byte per id in a BatchResult.
+_PENDING, _SUCCEEDED, _UNCHANGED, _FAILED = 0, 1, 2, 3
+_STATE: Final = {Status.SUCCEEDED: _SUCCEEDED, Status.UNCHANGED: _UNCHANGED, Status.FAILED: _FAILED}
+_STATUS: Final = (Status.FAILED, Status.SUCCEEDED, Status.UNCHANGED, Status.FAILED)
+_MASKS: Final = {
+    s: bytes(1 if i == s else 0 for i in range(256)) for s in (_SUCCEEDED, _UNCHANGED, _FAILED)
+}
+
+
 @attrs.frozen
 class Outcome:
     """The outcome for one id.
@@ -46,8 +80,8 @@ class Outcome:
         id: The subscriber id or message key.
         status: :class:`Status` of the id.
         code: The raw per-item code from the API (``Result`` or ``RetCode``), or ``None`` when the
-            chunk failed as a whole.
-        error: The exception that sank the id's chunk, if any.
+            chunk failed as a whole or the answer left the id out.
+        error: The exception that sank the id's chunk (or :class:`MissingResultError`), if any.
     """
 
     id: str
@@ -88,59 +122,193 @@ class BatchResult:
     """One outcome per distinct input id, in input order.
 
     ``succeeded``, ``unchanged`` and ``failed`` list the ids by status; ``outcomes`` maps each id to
-    its :class:`Outcome`; ``ok`` is True when nothing failed.
+    its :class:`Outcome` (built when looked at); ``ok`` is True when nothing failed.
     """
 
-    __slots__ = ("outcomes",)
+    __slots__ = (
+        "_chunk_errors",
+        "_chunk_size",
+        "_codes",
+        "_defaults",
+        "_id_errors",
+        "_ids",
+        "_index",
+        "_states",
+    )
 
-    def __init__(self, outcomes: dict[str, Outcome]) -> None:
-        self.outcomes = outcomes
+    def __init__(self, outcomes: Mapping[str, Outcome] | None = None) -> None:
+        given = outcomes or {}
+        items = list(given.values())
+        self._ids: Sequence[str] = list(given)
+        self._states = bytearray(_STATE[o.status] for o in items)
+        self._defaults: tuple[int | None, ...] = (None, None, None, None)
+        self._codes: dict[int, int | None] = {
+            i: o.code for i, o in enumerate(items) if o.code is not None
+        }
+        self._chunk_size = max(1, len(items))
+        self._chunk_errors: dict[int, BaseException] = {}
+        self._id_errors: dict[int, BaseException] = {
+            i: o.error for i, o in enumerate(items) if o.error is not None
+        }
+        self._index: dict[str, int] | None = None
 
-    def _ids(self, status: Status) -> list[str]:
-        return [i for i, o in self.outcomes.items() if o.status is status]
+    @classmethod
+    def _empty(
+        cls, ids: Sequence[str], chunk_size: int, defaults: tuple[int | None, ...]
+    ) -> BatchResult:
+        """A result for ``ids`` whose outcomes the engine fills in as chunks finish."""
+        result = cls.__new__(cls)
+        result._ids = ids
+        result._states = bytearray(len(ids))
+        result._defaults = defaults
+        result._codes = {}
+        result._chunk_size = chunk_size
+        result._chunk_errors = {}
+        result._id_errors = {}
+        result._index = None
+        return result
+
+    # --- building outcomes on demand ------------------------------------------------------------
+
+    def _error_at(self, i: int) -> BaseException | None:
+        if self._id_errors:
+            error = self._id_errors.get(i)
+            if error is not None:
+                return error
+        if self._chunk_errors:
+            return self._chunk_errors.get(i // self._chunk_size)
+        return None
+
+    def _outcome(self, i: int) -> Outcome:
+        state = self._states[i]
+        error = self._error_at(i)
+        if i in self._codes:
+            code = self._codes[i]
+        else:
+            code = None if error is not None else self._defaults[state]
+        return Outcome(self._ids[i], _STATUS[state], code, error)
+
+    def _position(self, key: str) -> int:
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self._ids)}
+        return self._index[key]
+
+    @property
+    def outcomes(self) -> Mapping[str, Outcome]:
+        """Each id's :class:`Outcome`, in input order (a read-only mapping)."""
+        return _Outcomes(self, 0, len(self._ids))
+
+    def _ids_with(self, state: int) -> list[str]:
+        return list(itertools.compress(self._ids, self._states.translate(_MASKS[state])))
 
     @property
     def succeeded(self) -> list[str]:
         """Ids that were done."""
-        return self._ids(Status.SUCCEEDED)
+        return self._ids_with(_SUCCEEDED)
 
     @property
     def unchanged(self) -> list[str]:
         """Ids that needed nothing (already subscribed / not subscribed)."""
-        return self._ids(Status.UNCHANGED)
+        return self._ids_with(_UNCHANGED)
 
     @property
     def failed(self) -> list[str]:
-        """Ids that failed, individually or with their chunk."""
-        return self._ids(Status.FAILED)
+        """Ids that failed, individually or with their chunk (or never settled)."""
+        failed = self._ids_with(_FAILED)
+        if _PENDING in self._states:  # only if the job did not finish
+            states = self._states
+            return [k for k, s in zip(self._ids, states, strict=True) if s in (_FAILED, _PENDING)]
+        return failed
 
     @property
     def ok(self) -> bool:
         """True when no id failed."""
-        return all(o.status is not Status.FAILED for o in self.outcomes.values())
+        return _FAILED not in self._states and _PENDING not in self._states
 
     def errors(self) -> dict[str, BaseException]:
-        """The chunk-level exception of each failed id that has one."""
-        return {i: o.error for i, o in self.outcomes.items() if o.error is not None}
+        """The exception of each failed id that has one (its chunk's error, or a missing result)."""
+        found: dict[str, BaseException] = {}
+        if not self._chunk_errors and not self._id_errors:
+            return found
+        for i, key in enumerate(self._ids):
+            error = self._error_at(i)
+            if error is not None:
+                found[key] = error
+        return found
 
     def raise_for_failures(self) -> None:
         """Raise :class:`BatchError` if any id failed."""
+        if self.ok:
+            return
         failed = self.failed
-        if failed:
-            shown = ", ".join(failed[:5]) + (", …" if len(failed) > 5 else "")
-            raise BatchError(f"{len(failed)} of {len(self.outcomes)} ids failed: {shown}", self)
+        shown = ", ".join(failed[:5]) + (", …" if len(failed) > 5 else "")
+        raise BatchError(f"{len(failed)} of {len(self._ids)} ids failed: {shown}", self)
 
     def __len__(self) -> int:
-        return len(self.outcomes)
+        return len(self._ids)
 
     def __repr__(self) -> str:
+        counts = [self._states.count(s) for s in (_SUCCEEDED, _UNCHANGED, _FAILED)]
         return (
-            f"BatchResult(total={len(self.outcomes)}, succeeded={len(self.succeeded)}, "
-            f"unchanged={len(self.unchanged)}, failed={len(self.failed)})"
+            f"BatchResult(total={len(self._ids)}, succeeded={counts[0]}, "
+            f"unchanged={counts[1]}, failed={counts[2] + self._states.count(_PENDING)})"
         )
 
 
-ChunkSender = Callable[[Sequence[str]], Awaitable[dict[str, Outcome]]]
+class _Outcomes(Mapping[str, Outcome]):
+    """A read-only view of positions ``start:stop`` of a :class:`BatchResult`, in input order."""
+
+    __slots__ = ("_result", "_start", "_stop")
+
+    def __init__(self, result: BatchResult, start: int, stop: int) -> None:
+        self._result = result
+        self._start = start
+        self._stop = stop
+
+    def __getitem__(self, key: str) -> Outcome:
+        i = self._result._position(key)
+        if not self._start <= i < self._stop:
+            raise KeyError(key)
+        return self._result._outcome(i)
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.islice(self._result._ids, self._start, self._stop)
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def values(self) -> ValuesView[Outcome]:
+        """The outcomes in input order (built one by one, no lookup table needed)."""
+        return _OutcomeValues(self)
+
+    def items(self) -> ItemsView[str, Outcome]:
+        """``(id, outcome)`` pairs in input order."""
+        return _OutcomeItems(self)
+
+    def _each(self) -> Iterator[Outcome]:
+        outcome = self._result._outcome
+        return (outcome(i) for i in range(self._start, self._stop))
+
+    def __repr__(self) -> str:
+        return f"<outcomes of {len(self)} ids>"
+
+
+class _OutcomeValues(ValuesView[Outcome]):
+    _mapping: _Outcomes
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return self._mapping._each()
+
+
+class _OutcomeItems(ItemsView[str, Outcome]):
+    _mapping: _Outcomes
+
+    def __iter__(self) -> Iterator[tuple[str, Outcome]]:
+        return ((o.id, o) for o in self._mapping._each())
+
+
+ChunkSender = Callable[[Sequence[str]], Awaitable[Mapping[str, int]]]
+"""Sends one chunk; returns each answered id's raw code (ids left out are missing results)."""
 ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
 
 
@@ -149,10 +317,98 @@ def dedupe(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def chunked(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def chunked(ids: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` ids."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+ADAPTIVE_BATCH_WORKERS: Final = 32
+"""Chunks a bulk job keeps going when the session's in-flight bound is adaptive (the session's
+own bound still decides how many requests are on the wire at once)."""
+
+
+def batch_workers(session: object, concurrency: Any) -> int:
+    """Chunks in flight for a bulk job: ``concurrency``, else the session's ``max_concurrency``."""
+    from ._validation import check_concurrency
+
+    if concurrency is not None:
+        return check_concurrency(concurrency)
+    bound = getattr(session, "max_concurrency", None)
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound >= 1:
+        return bound
+    return ADAPTIVE_BATCH_WORKERS
+
+
+# --- task groups that never surface an ExceptionGroup ------------------------------------------
+
+_GROUP_TYPES: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t is not None
+)
+if not _GROUP_TYPES:  # pragma: no cover (Python 3.10: anyio's own backport)
+    with contextlib.suppress(ImportError):
+        _GROUP_TYPES = (importlib.import_module("exceptiongroup").BaseExceptionGroup,)
+
+
+def _first_real(error: BaseException) -> BaseException | None:
+    """The first exception in a (nested) group that is not a cancellation."""
+    if not isinstance(error, _GROUP_TYPES):
+        return None if isinstance(error, anyio.get_cancelled_exc_class()) else error
+    for inner in getattr(error, "exceptions", ()):
+        found = _first_real(inner)
+        if found is not None:
+            return found
+    return None
+
+
+async def run_workers(count: int, worker: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``count`` copies of ``worker`` at once (inline when one is enough).
+
+    Workers are expected to catch their own errors; should one escape anyway, it is raised
+    alone, never wrapped in an exception group.
+    """
+    if count <= 1:
+        await worker()
+        return
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(count):
+                tg.start_soon(worker)
+    except BaseException as exc:
+        if not isinstance(exc, _GROUP_TYPES):
+            raise
+        first = _first_real(exc)
+        if first is None:
+            raise
+        raise first from None
+
+
+async def gather_chunks(
+    chunks: Iterable[T], concurrency: int, fetch: Callable[[T], Awaitable[None]]
+) -> None:
+    """Call ``fetch`` on every chunk, at most ``concurrency`` at once.
+
+    The first chunk to raise cancels the others and its own error is raised (never a group).
+    """
+    pending = iter(chunks)
+    errors: list[Exception] = []
+    with anyio.CancelScope() as scope:
+
+        async def worker() -> None:
+            for chunk in pending:
+                try:
+                    await fetch(chunk)
+                except Exception as exc:
+                    errors.append(exc)
+                    scope.cancel()
+                    return
+
+        await run_workers(concurrency, worker)
+    if errors:
+        raise errors[0]
+
+
+# --- the engine ----------------------------------------------------------------------------------
 
 
 async def run_batch(
@@ -161,84 +417,116 @@ async def run_batch(
     chunk_size: int,
     concurrency: int,
     send_chunk: ChunkSender,
+    code_status: Mapping[int, Status],
     on_progress: ProgressCallback | None = None,
     stop_on: Callable[[BaseException], bool] | None = None,
 ) -> BatchResult:
     """Send ``ids`` (already distinct and validated) in chunks and gather every outcome.
 
     At most ``concurrency`` chunks are in flight; workers pull chunks from one iterator so a job of
-    millions of ids holds only ``concurrency`` tasks. Cancelling the caller cancels the workers.
-    When a chunk fails with an error for which ``stop_on`` is true (one that every later chunk
-    would hit too, such as a missing account), no further chunks are sent and the unsent ids fail
-    with :class:`BatchAbortedError`.
+    millions of ids holds only ``concurrency`` tasks (a single chunk runs inline). ``code_status``
+    maps the raw codes to statuses; any other code is a failure. When a chunk fails with an error
+    for which ``stop_on`` is true (one that every later chunk would hit too, such as a missing
+    account), no further chunks are sent and the unsent ids fail with :class:`BatchAbortedError`.
+
+    ``on_progress`` runs after each chunk. If it raises, the job still runs every chunk, later
+    calls of the callback are skipped, and :class:`ProgressCallbackError` is raised at the end
+    with the complete result (``__cause__`` is the callback's exception). Cancelling the caller
+    cancels the workers.
     """
-    results: dict[str, Outcome] = {}
-    chunks = chunked(ids, chunk_size)
+    code_state = {code: _STATE[status] for code, status in code_status.items()}
+    defaults: list[int | None] = [None, None, None, None]
+    for state in (_SUCCEEDED, _UNCHANGED, _FAILED):
+        codes = [code for code, s in code_state.items() if s == state]
+        defaults[state] = codes[0] if len(codes) == 1 else None
+    result = BatchResult._empty(ids, chunk_size, tuple(defaults))
+    states, sparse_codes, default_codes = result._states, result._codes, result._defaults
+    chunks = enumerate(chunked(ids, chunk_size))
     chunks_total = -(-len(ids) // chunk_size)
-    counts = {Status.SUCCEEDED: 0, Status.UNCHANGED: 0, Status.FAILED: 0}
+    counts = [0, 0, 0, 0]
+    done = 0
     chunks_done = 0
-    fatal: list[BaseException] = []
+    fatal: list[BatchAbortedError] = []
+    callback_failed: list[Exception] = []
 
     async def worker() -> None:
-        nonlocal chunks_done
-        for chunk in chunks:
+        nonlocal done, chunks_done
+        for number, chunk in chunks:
+            base = number * chunk_size
+            size = len(chunk)
+            error: BaseException | None = None
+            answer: Mapping[str, int] = {}
             if fatal:
-                outcomes = {
-                    i: Outcome(i, Status.FAILED, None, BatchAbortedError(fatal[0])) for i in chunk
-                }
+                error = fatal[0]
             else:
-                outcomes = await _send_one(chunk, send_chunk)
-                first = next(iter(outcomes.values()), None)
-                error = first.error if first is not None else None
-                if error is not None and stop_on is not None and stop_on(error) and not fatal:
-                    fatal.append(error)
-            results.update(outcomes)
-            for outcome in outcomes.values():
-                counts[outcome.status] += 1
+                try:
+                    answer = await send_chunk(chunk)
+                except Exception as exc:  # one chunk's failure must not cancel or hide the others
+                    error = exc
+                    if stop_on is not None and stop_on(exc) and not fatal:
+                        fatal.append(BatchAbortedError(exc))
+            if error is not None:
+                result._chunk_errors[number] = error
+                states[base : base + size] = bytes((_FAILED,)) * size
+                counts[_FAILED] += size
+            else:
+                missing: list[int] = []
+                for position, key in enumerate(chunk, base):
+                    code = answer.get(key)
+                    if code is None:
+                        missing.append(position)
+                        state = _FAILED
+                    else:
+                        state = code_state.get(code, _FAILED)
+                        if code != default_codes[state]:
+                            sparse_codes[position] = code
+                    states[position] = state
+                    counts[state] += 1
+                if missing:  # ids the server left out of its answer fail too: none go missing
+                    lost = MissingResultError(len(missing))
+                    for position in missing:
+                        result._id_errors[position] = lost
+            done += size
             chunks_done += 1
-            if on_progress is not None:
+            if on_progress is not None and not callback_failed:
                 progress = BatchProgress(
-                    done=len(results),
+                    done=done,
                     total=len(ids),
-                    succeeded=counts[Status.SUCCEEDED],
-                    unchanged=counts[Status.UNCHANGED],
-                    failed=counts[Status.FAILED],
+                    succeeded=counts[_SUCCEEDED],
+                    unchanged=counts[_UNCHANGED],
+                    failed=counts[_FAILED],
                     chunks_done=chunks_done,
                     chunks_total=chunks_total,
-                    outcomes=outcomes,
+                    outcomes=_Outcomes(result, base, base + size),
                 )
-                maybe = on_progress(progress)
-                if inspect.isawaitable(maybe):
-                    await maybe
+                try:
+                    maybe = on_progress(progress)
+                    if maybe is not None and hasattr(maybe, "__await__"):
+                        await maybe
+                except Exception as exc:  # the caller's bug must not lose the job's outcomes
+                    callback_failed.append(exc)
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(min(concurrency, chunks_total)):
-            tg.start_soon(worker)
-    return BatchResult({i: results[i] for i in ids})
-
-
-async def _send_one(chunk: Sequence[str], send_chunk: ChunkSender) -> dict[str, Outcome]:
-    try:
-        outcomes = await send_chunk(chunk)
-    except Exception as exc:  # one chunk's failure must not cancel or hide the others
-        return {i: Outcome(i, Status.FAILED, None, exc) for i in chunk}
-    # Ids the server left out of its answer are failures too: none may go missing.
-    missing = MissingResultError(len(chunk) - sum(1 for i in chunk if i in outcomes))
-    return {i: outcomes.get(i) or Outcome(i, Status.FAILED, None, missing) for i in chunk}
+    await run_workers(min(concurrency, chunks_total), worker)
+    if callback_failed:
+        cause = callback_failed[0]
+        raise ProgressCallbackError(
+            f"on_progress raised {type(cause).__name__}: {cause}; the job ran to the end "
+            f"without it and .result holds every outcome ({result!r})",
+            result,
+        ) from cause
+    return result
 
 
-def status_from_result(result: Any) -> Status:
-    """Map an add/remove ``Result`` code (1 done, 2 nothing to do, else failed) to a status."""
-    if result == 1:
-        return Status.SUCCEEDED
-    if result == 2:
-        return Status.UNCHANGED
-    return Status.FAILED
-
+ADD_REMOVE_CODES: Final = {1: Status.SUCCEEDED, 2: Status.UNCHANGED, 0: Status.FAILED}
+"""add/remove ``Result``: 1 done, 2 nothing to do, 0 failed."""
+RECALL_CODES: Final = {0: Status.SUCCEEDED}
+"""recall ``RetCode``: 0 recalled; any other code is a failure."""
 
 # Errors that every later chunk of the same bulk job would hit too (the account is gone, the app or
 # admin is refused, the account is full): a batch stops sending on the first. An invalid-request
-# error may belong to one chunk's ids only, so it does not stop a job.
+# error may belong to one chunk's ids only, so it does not stop a job; nor does 130002, which the
+# reference describes as "insufficient permission (check the parameters per ErrorInfo)": it can
+# be about one chunk's parameters rather than the caller's rights.
 _JOB_STOPPING: Final = (
     AccountNotFoundError,
     AuthError,
@@ -246,8 +534,11 @@ _JOB_STOPPING: Final = (
     ServiceNotEnabledError,
     SubscriberLimitError,
 )
+_PER_CHUNK_CODES: Final = frozenset({130002})
 
 
 def stops_batch(error: BaseException) -> bool:
     """Whether ``error`` on one chunk means the remaining chunks of the job should not be sent."""
+    if getattr(error, "code", None) in _PER_CHUNK_CODES:
+        return False
     return isinstance(error, _JOB_STOPPING)

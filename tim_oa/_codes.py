@@ -1,13 +1,16 @@
 """The API's numeric error codes, named.
 
 Facts from Tencent's error-code pages, and the one table that decides which exception class each
-code raises and whether it is worth retrying.
+code raises and whether it is worth retrying (with the few codes one command gives its own
+meaning, such as 10004 on recall). :meth:`tim_oa.RetryPolicy.next_delay` reads it.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import Any, Final
+
+import attrs
 
 from ._errors import (
     AccountIdInUseError,
@@ -85,78 +88,128 @@ class ErrorCode(enum.IntEnum):
 
 
 # --- The one table -------------------------------------------------------------------------------
-# code -> (exception class, retryable). "Retryable" means the same request may succeed later;
-# whether a retry is *safe* also depends on the command (see _commands.py).
 
-_CODE_TABLE: Final[dict[int, tuple[type[ApiError], bool]]] = {
-    ErrorCode.INVALID_PARAMETER: (InvalidRequestError, False),
-    ErrorCode.INTERNAL_ERROR: (ServerError, True),
-    ErrorCode.INVALID_COMMAND: (InvalidRequestError, False),
-    # Documented both as "internal error, retry" and "invalid parameter"; the destroy/delete/recall
-    # tables say retry, so it is treated as transient.
-    ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER: (ServerError, True),
-    ErrorCode.NO_PERMISSION: (PermissionDeniedError, False),
-    ErrorCode.ACCOUNT_USER_NOT_FOUND: (AccountNotFoundError, False),
-    ErrorCode.INVALID_REQUEST_PACKET: (InvalidRequestError, False),
-    ErrorCode.SERVER_INTERNAL_ERROR: (ServerError, True),
-    ErrorCode.HTTP_PARSE_ERROR: (InvalidRequestError, False),
-    ErrorCode.JSON_PARSE_ERROR: (InvalidRequestError, False),
-    ErrorCode.ACCOUNT_OR_SIGNATURE_ERROR: (AuthError, False),
-    ErrorCode.ACCOUNT_OR_SIGNATURE_ERROR_2: (AuthError, False),
-    ErrorCode.SDKAPPID_INVALID: (AuthError, False),
-    ErrorCode.REST_RATE_LIMITED: (RateLimitedError, True),
-    ErrorCode.SERVICE_TIMEOUT: (ServerError, True),
-    ErrorCode.BAD_RESOURCE: (InvalidRequestError, False),
-    ErrorCode.ADMIN_REQUIRED: (PermissionDeniedError, False),
-    ErrorCode.APP_RATE_LIMITED: (RateLimitedError, True),
-    ErrorCode.SDKAPPID_MISSING: (InvalidRequestError, False),
-    ErrorCode.RESPONSE_JSON_ERROR: (ServerError, True),
-    ErrorCode.ACCOUNT_SWAP_TIMEOUT: (ServerError, True),
-    ErrorCode.WRONG_ACCOUNT_TYPE: (InvalidRequestError, False),
-    ErrorCode.SDKAPPID_DISABLED: (ServiceNotEnabledError, False),
-    ErrorCode.REQUEST_DISABLED: (InvalidRequestError, False),
-    ErrorCode.TOO_MANY_REQUESTS: (RateLimitedError, True),
-    ErrorCode.TOO_MANY_REQUESTS_2: (RateLimitedError, True),
-    ErrorCode.PLAN_EXPIRED: (ServiceNotEnabledError, False),
-    ErrorCode.IP_NOT_ALLOWED: (PermissionDeniedError, False),
-    ErrorCode.USERSIG_EXPIRED: (
-        UserSigExpiredError,
-        False,
-    ),  # renewed once by the session, not "retried"
-    ErrorCode.USERSIG_EMPTY: (AuthError, False),
-    ErrorCode.USERSIG_MALFORMED: (AuthError, False),
-    ErrorCode.USERSIG_MISMATCH: (AuthError, False),
-    ErrorCode.USERSIG_IDENTIFIER_MISMATCH: (AuthError, False),
-    ErrorCode.USERSIG_SDKAPPID_MISMATCH: (AuthError, False),
-    ErrorCode.KEY_NOT_FOUND: (AuthError, False),
-    ErrorCode.SDKAPPID_NOT_FOUND: (AuthError, False),
-    ErrorCode.USERSIG_FAILED_RATE_LIMITED: (RateLimitedError, True),
-    ErrorCode.ACCOUNT_BLACKLISTED: (AuthError, False),
-    ErrorCode.ACCOUNT_NOT_IMPORTED: (InvalidRequestError, False),
-    ErrorCode.OA_PERMISSION_DENIED: (PermissionDeniedError, False),
-    ErrorCode.OA_NOT_FOUND: (AccountNotFoundError, False),
-    ErrorCode.OA_SUBSCRIBER_LIMIT: (SubscriberLimitError, False),
-    ErrorCode.OA_ID_INVALID: (InvalidRequestError, False),
-    ErrorCode.OA_ID_IN_USE: (AccountIdInUseError, False),
-    ErrorCode.OA_SUBSCRIPTION_LIMIT: (SubscriptionLimitError, False),
-    ErrorCode.OA_SERVICE_NOT_ENABLED: (ServiceNotEnabledError, False),
+
+class Retry(enum.Enum):
+    """Whether a request answered with a code may be sent again, and what that risks."""
+
+    NEVER = "never"
+    """Final: the same request fails the same way (invalid, forbidden, not found, a cap)."""
+    TRANSIENT = "transient"
+    """May succeed later, but the request may have been applied: repeated only when the
+    command is safe to repeat (see ``_commands.py``)."""
+    REFUSED = "refused"
+    """Refused before any processing (rate limits): may be repeated for every command."""
+
+
+@attrs.frozen
+class CodeRule:
+    """What one code means to the client: the exception class, the retry kind, the least wait."""
+
+    error: type[ApiError]
+    retry: Retry
+    wait: float = 0.0
+    """Seconds to wait at least before repeating (a documented "retry after")."""
+
+
+NEVER, TRANSIENT, REFUSED = Retry.NEVER, Retry.TRANSIENT, Retry.REFUSED
+
+# code -> (exception class, retry kind[, least wait]).
+_CODE_TABLE: Final[dict[int, tuple[Any, ...]]] = {
+    ErrorCode.INVALID_PARAMETER: (InvalidRequestError, NEVER),
+    ErrorCode.INTERNAL_ERROR: (ServerError, TRANSIENT),
+    ErrorCode.INVALID_COMMAND: (InvalidRequestError, NEVER),
+    # Documented both as "internal error, retry" and "invalid parameter"; the destroy and delete
+    # tables say retry, so it is treated as transient (recall: see _COMMAND_TABLE).
+    ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER: (ServerError, TRANSIENT),
+    ErrorCode.NO_PERMISSION: (PermissionDeniedError, NEVER),
+    ErrorCode.ACCOUNT_USER_NOT_FOUND: (AccountNotFoundError, NEVER),
+    ErrorCode.INVALID_REQUEST_PACKET: (InvalidRequestError, NEVER),
+    ErrorCode.SERVER_INTERNAL_ERROR: (ServerError, TRANSIENT),
+    ErrorCode.HTTP_PARSE_ERROR: (InvalidRequestError, NEVER),
+    ErrorCode.JSON_PARSE_ERROR: (InvalidRequestError, NEVER),
+    ErrorCode.ACCOUNT_OR_SIGNATURE_ERROR: (AuthError, NEVER),
+    ErrorCode.ACCOUNT_OR_SIGNATURE_ERROR_2: (AuthError, NEVER),
+    ErrorCode.SDKAPPID_INVALID: (AuthError, NEVER),
+    ErrorCode.REST_RATE_LIMITED: (RateLimitedError, REFUSED),
+    ErrorCode.SERVICE_TIMEOUT: (ServerError, TRANSIENT),
+    ErrorCode.BAD_RESOURCE: (InvalidRequestError, NEVER),
+    ErrorCode.ADMIN_REQUIRED: (PermissionDeniedError, NEVER),
+    ErrorCode.APP_RATE_LIMITED: (RateLimitedError, REFUSED),
+    ErrorCode.SDKAPPID_MISSING: (InvalidRequestError, NEVER),
+    ErrorCode.RESPONSE_JSON_ERROR: (ServerError, TRANSIENT),
+    ErrorCode.ACCOUNT_SWAP_TIMEOUT: (ServerError, TRANSIENT),
+    ErrorCode.WRONG_ACCOUNT_TYPE: (InvalidRequestError, NEVER),
+    ErrorCode.SDKAPPID_DISABLED: (ServiceNotEnabledError, NEVER),
+    ErrorCode.REQUEST_DISABLED: (InvalidRequestError, NEVER),
+    ErrorCode.TOO_MANY_REQUESTS: (RateLimitedError, REFUSED),
+    ErrorCode.TOO_MANY_REQUESTS_2: (RateLimitedError, REFUSED),
+    ErrorCode.PLAN_EXPIRED: (ServiceNotEnabledError, NEVER),
+    ErrorCode.IP_NOT_ALLOWED: (PermissionDeniedError, NEVER),
+    # 70001: renewed once by the session, then resent; not "retried".
+    ErrorCode.USERSIG_EXPIRED: (UserSigExpiredError, NEVER),
+    ErrorCode.USERSIG_EMPTY: (AuthError, NEVER),
+    ErrorCode.USERSIG_MALFORMED: (AuthError, NEVER),
+    ErrorCode.USERSIG_MISMATCH: (AuthError, NEVER),
+    ErrorCode.USERSIG_IDENTIFIER_MISMATCH: (AuthError, NEVER),
+    ErrorCode.USERSIG_SDKAPPID_MISMATCH: (AuthError, NEVER),
+    ErrorCode.KEY_NOT_FOUND: (AuthError, NEVER),
+    ErrorCode.SDKAPPID_NOT_FOUND: (AuthError, NEVER),
+    # "UserSig check failed and too many requests: check the UserSig, retry after one minute". A
+    # UserSig error: repeated only a minute later, which the default 60 s deadline never allows.
+    ErrorCode.USERSIG_FAILED_RATE_LIMITED: (AuthError, REFUSED, 60.0),
+    ErrorCode.ACCOUNT_BLACKLISTED: (AuthError, NEVER),
+    ErrorCode.ACCOUNT_NOT_IMPORTED: (InvalidRequestError, NEVER),
+    ErrorCode.OA_PERMISSION_DENIED: (PermissionDeniedError, NEVER),
+    ErrorCode.OA_NOT_FOUND: (AccountNotFoundError, NEVER),
+    ErrorCode.OA_SUBSCRIBER_LIMIT: (SubscriberLimitError, NEVER),
+    ErrorCode.OA_ID_INVALID: (InvalidRequestError, NEVER),
+    ErrorCode.OA_ID_IN_USE: (AccountIdInUseError, NEVER),
+    ErrorCode.OA_SUBSCRIPTION_LIMIT: (SubscriptionLimitError, NEVER),
+    ErrorCode.OA_SERVICE_NOT_ENABLED: (ServiceNotEnabledError, NEVER),
 }
 
 
-def error_class_for(code: int) -> type[ApiError]:
+# (command, code) -> rule, where one command gives a code its own meaning.
+_COMMAND_TABLE: Final[dict[tuple[str, int], tuple[Any, ...]]] = {
+    # The recall page documents 10004 as "invalid parameter", not as a server error.
+    ("official_account_msg_recall", ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER): (
+        InvalidRequestError,
+        NEVER,
+    ),
+    # The 2-broadcasts-per-hour cap (INFERRED code: the emulator answers 60019): final for the
+    # hour, so repeating it within seconds only adds load.
+    ("send_official_account_msg", ErrorCode.TOO_MANY_REQUESTS_2): (RateLimitedError, NEVER),
+}
+
+_RULES: Final[dict[int, CodeRule]] = {code: CodeRule(*entry) for code, entry in _CODE_TABLE.items()}
+_COMMAND_RULES: Final[dict[tuple[str, int], CodeRule]] = {
+    key: CodeRule(*entry) for key, entry in _COMMAND_TABLE.items()
+}
+_UNKNOWN: Final = CodeRule(ApiError, NEVER)
+
+
+def rule_for(code: int, command: str | None = None) -> CodeRule:
+    """The rule for ``code`` as answered to ``command`` (unknown codes: ``ApiError``, final)."""
+    if command is not None:
+        rule = _COMMAND_RULES.get((command, code))
+        if rule is not None:
+            return rule
+    return _RULES.get(code, _UNKNOWN)
+
+
+def error_class_for(code: int, command: str | None = None) -> type[ApiError]:
     """Return the exception class for an API error code (``ApiError`` for unknown codes)."""
-    entry = _CODE_TABLE.get(code)
-    return entry[0] if entry else ApiError
+    return rule_for(code, command).error
 
 
-def is_retryable_code(code: int) -> bool:
+def is_retryable_code(code: int, command: str | None = None) -> bool:
     """Whether a request that failed with ``code`` may succeed when sent again later."""
-    entry = _CODE_TABLE.get(code)
-    return entry[1] if entry else False
+    return rule_for(code, command).retry is not NEVER
 
 
 def api_error(
     code: int, info: str = "", *, command: str | None = None, request_id: str | None = None
 ) -> ApiError:
-    """Build the right :class:`ApiError` subclass for ``code``."""
-    return error_class_for(code)(code, info, command=command, request_id=request_id)
+    """Build the right :class:`ApiError` subclass for ``code`` as answered to ``command``."""
+    return error_class_for(code, command)(code, info, command=command, request_id=request_id)

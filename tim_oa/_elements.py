@@ -8,14 +8,16 @@ Field names follow Tencent's "Message Formats" page (1047/33527).
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ._converter import structure, to_wire
+from ._converter import structure, wire_fields
 from ._errors import ValidationError
+from ._validation import utf8_size
 
 DIRECT_DOWNLOAD: int = 2
 """``Download_Flag`` value meaning "fetch straight from the URL"; the only value the API takes."""
@@ -40,6 +42,8 @@ def _of_type(types: tuple[type, ...], what: str) -> _Validator:
                 f"not {type(value).__name__}",
                 field=attribute.name,
             )
+        if isinstance(value, str):
+            utf8_size(value, attribute.name)
 
     return validate
 
@@ -61,6 +65,45 @@ def _in_range(low: float, high: float) -> _Validator:
     return validate
 
 
+def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value == "":
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must not be empty", field=attribute.name
+        )
+
+
+class ImageType(enum.IntEnum):
+    """``Type`` of an :class:`ImageInfo`: which size of the image it describes."""
+
+    ORIGINAL = 1
+    LARGE = 2
+    THUMBNAIL = 3
+
+
+class ImageFormat(enum.IntEnum):
+    """``ImageFormat`` of an :class:`ImageElem`."""
+
+    JPG = 1
+    GIF = 2
+    PNG = 3
+    BMP = 4
+    OTHER = 255
+
+
+def _image_type(value: Any) -> Any:
+    """An attrs converter: a known ``Type`` becomes its :class:`ImageType`; other values stay."""
+    return ImageType(value) if type(value) is int and value in _IMAGE_TYPES else value
+
+
+def _image_format(value: Any) -> Any:
+    """An attrs converter: a known ``ImageFormat`` becomes its :class:`ImageFormat`."""
+    return ImageFormat(value) if type(value) is int and value in _IMAGE_FORMATS else value
+
+
+_IMAGE_TYPES = frozenset(int(m) for m in ImageType)
+_IMAGE_FORMATS = frozenset(int(m) for m in ImageFormat)
+
+
 @attrs.frozen
 class Element:
     """Base class of the typed message elements; ``msg_type`` is the element's ``MsgType``."""
@@ -75,7 +118,7 @@ class Element:
         return {"MsgType": self.msg_type, "MsgContent": self._content()}
 
     def _content(self) -> dict[str, Any]:
-        return to_wire(self)
+        return wire_fields(self)
 
 
 @attrs.frozen
@@ -87,7 +130,7 @@ class TextElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMTextElem"
-    text: str = attrs.field(metadata=_key("Text"), validator=_STR)
+    text: str = attrs.field(metadata=_key("Text"), validator=[_STR, _non_empty])
 
 
 @attrs.frozen
@@ -147,14 +190,17 @@ class ImageInfo:
     """One size of an image (an entry of ``ImageInfoArray``).
 
     Attributes:
-        type: ``Type``: 1 original, 2 large, 3 thumbnail.
+        type: ``Type``, an :class:`ImageType` (1 original, 2 large, 3 thumbnail); an int is
+            accepted and a known value becomes the enum member.
         size: ``Size`` in bytes.
         width: ``Width`` in pixels.
         height: ``Height`` in pixels.
         url: ``URL`` to download this size from.
     """
 
-    type: int = attrs.field(metadata=_key("Type"), validator=_INT)
+    type: ImageType | int = attrs.field(
+        metadata=_key("Type"), converter=_image_type, validator=_INT
+    )
     size: int = attrs.field(metadata=_key("Size"), validator=_INT)
     width: int = attrs.field(metadata=_key("Width"), validator=_INT)
     height: int = attrs.field(metadata=_key("Height"), validator=_INT)
@@ -182,13 +228,16 @@ class ImageElem(Element):
 
     Attributes:
         uuid: ``UUID``, a unique key for the image (commonly its MD5).
-        image_format: ``ImageFormat``: 1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 other.
+        image_format: ``ImageFormat``, an :class:`ImageFormat` (1 JPG, 2 GIF, 3 PNG, 4 BMP, 255
+            other); an int is accepted and a known value becomes the enum member.
         images: ``ImageInfoArray``, one :class:`ImageInfo` per size (original, large, thumbnail).
     """
 
     msg_type: ClassVar[str] = "TIMImageElem"
     uuid: str = attrs.field(metadata=_key("UUID"), validator=_STR)
-    image_format: int = attrs.field(metadata=_key("ImageFormat"), validator=_INT)
+    image_format: ImageFormat | int = attrs.field(
+        metadata=_key("ImageFormat"), converter=_image_format, validator=_INT
+    )
     images: tuple[ImageInfo, ...] = attrs.field(
         metadata=_key("ImageInfoArray"), converter=_image_infos
     )
@@ -343,7 +392,7 @@ class OfflinePush:
                 field="push_flag",
                 limit=(0, 1),
             )
-        # _modelled() builds a copy without extra, so this check does not recurse.
+        # _modelled() reads only the wire fields (extra has no wire key).
         clash = sorted(set(self.extra) & set(self._modelled())) if self.extra else None
         if clash:
             raise ValidationError(
@@ -352,7 +401,7 @@ class OfflinePush:
             )
 
     def _modelled(self) -> dict[str, Any]:
-        return to_wire(attrs.evolve(self, extra=None))
+        return wire_fields(self)
 
     def to_wire(self) -> dict[str, Any]:
         """The ``OfflinePushInfo`` object as sent."""
@@ -384,6 +433,9 @@ def _raw_element(raw: Mapping[str, Any], arg: str) -> dict[str, Any]:
 
 def _element(part: Any, arg: str) -> dict[str, Any]:
     if isinstance(part, str):
+        if not part:
+            raise ValidationError(f"{arg}: a text must not be empty", field=arg)
+        utf8_size(part, arg)
         return TextElem(part).to_wire()
     if isinstance(part, Element):
         return part.to_wire()
@@ -407,6 +459,8 @@ def to_msg_body(body: BodyLike) -> list[dict[str, Any]]:
         if body == "":
             raise ValidationError("body text must not be empty", field="body")
         parts: list[Any] = [body]
+        if isinstance(body, str):
+            return [_element(body, "body")]
     elif isinstance(body, Iterable) and not isinstance(body, (bytes, bytearray)):
         parts = list(body)
     else:

@@ -7,20 +7,40 @@ answers with missing or extra keys still convert.
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._codes import api_error
-from ._errors import ApiError
+from ._errors import MissingResultError, TimOAError
 
 if TYPE_CHECKING:
     from ._elements import Element
 
 
-def wire(key: str, default: Any = None, **kwargs: Any) -> Any:
-    """Declare a model field together with its wire key."""
-    return attrs.field(default=default, metadata={"wire": key}, **kwargs)
+def wire(
+    key: str, default: Any = None, *, required: bool = False, lenient: bool = False, **kwargs: Any
+) -> Any:
+    """Declare a model field together with its wire key.
+
+    ``required``: an answer without it is malformed. ``lenient``: a value of an unexpected type
+    is dropped (the default) instead of failing, for fields whose type Tencent does not publish.
+    """
+    metadata = {"wire": key, "required": required, "lenient": lenient}
+    return attrs.field(default=default, metadata=metadata, **kwargs)
+
+
+class MsgPriority(enum.IntEnum):
+    """``MsgPriority`` of a history message (INFERRED from Tencent's Java SDK; 1 is highest)."""
+
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+    LOWEST = 4
+
+
+# An entry of get_accounts that the server's answer did not carry.
+MISSING_ENTRY_CODE = -1
 
 
 @attrs.frozen
@@ -72,10 +92,19 @@ class OfficialAccount(AccountProfile):
         return self.error_code == 0
 
     @property
-    def error(self) -> ApiError | None:
-        """The entry's error as an exception (e.g. ``AccountNotFoundError``), or ``None``."""
+    def error(self) -> TimOAError | None:
+        """The entry's error as an exception, or ``None`` when the account was found.
+
+        An :class:`ApiError` subclass for the entry's own ``ErrorCode`` (e.g.
+        :class:`AccountNotFoundError` for 130004), or :class:`MissingResultError` when the
+        server's answer had no entry of its own for this id (``error_code`` -1).
+        """
         if self.error_code == 0:
             return None
+        if self.error_code == MISSING_ENTRY_CODE:
+            return MissingResultError(1)
+        from ._codes import api_error  # the code table is only needed for a failed entry
+
         return api_error(self.error_code, self.error_info, command="get_official_account_info")
 
 
@@ -115,7 +144,7 @@ class Subscriber:
         last_send_msg_time: ``LastSendMsgTime``, Unix seconds.
     """
 
-    user_id: str = wire("Subscriber_Account", "")
+    user_id: str = wire("Subscriber_Account", "", required=True)
     subscribe_time: int | None = wire("SubscribeTime")
     custom_string: str | None = wire("CustomString")
     msg_flag: str | None = wire("MsgFlag")
@@ -147,6 +176,10 @@ class Message:
         body: ``MsgBody``, the message elements as sent on the wire.
         random: ``MsgRandom``.
         place_flag: ``IsPlaceMsg``: 0 normal, 1 placeholder (expired/deleted), 2 recalled.
+        is_system_msg: ``IsSystemMsg``, when the server sends it (INFERRED field).
+        priority: ``MsgPriority``, a :class:`MsgPriority` (or the raw int for an unknown value),
+            when the server sends it (INFERRED field).
+        cloud_custom_data: ``CloudCustomData`` the message was sent with.
     """
 
     msg_key: str = wire("MsgKey", "")
@@ -156,6 +189,9 @@ class Message:
     body: tuple[dict[str, Any], ...] = wire("MsgBody", ())
     random: int | None = wire("MsgRandom")
     place_flag: int = wire("IsPlaceMsg", 0)
+    is_system_msg: int | None = wire("IsSystemMsg", lenient=True)
+    priority: MsgPriority | int | None = wire("MsgPriority", lenient=True)  # noqa: RUF009
+    cloud_custom_data: str | None = wire("CloudCustomData")
 
     @property
     def is_recalled(self) -> bool:

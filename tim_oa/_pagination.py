@@ -1,8 +1,8 @@
 """Async iteration over paged API results.
 
 An :class:`AsyncPager` is given one function that fetches the page at a cursor. It walks pages until
-the page says it is the last, refuses to loop when a cursor does not move forward, and lets a caller
-resume from any saved cursor (``Page.next_cursor``).
+the page says it is the last, refuses to loop when a cursor does not move forward or when pages
+come back empty yet not last, and lets a caller resume from any saved cursor (``Page.next_cursor``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,19 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._converter import shown
 from ._errors import PaginationError
 
 T = TypeVar("T")
 
 Cursor = Any
 """An int offset, a string cursor, or a message key, depending on the command."""
+
+MAX_EMPTY_PAGES = 3
+"""Consecutive empty pages that still name a next cursor before a walk gives up.
+
+A server may answer an empty page that is not the last now and then (an opaque cursor that skips
+removed entries); many in a row mean the walk would never end."""
 
 
 @attrs.frozen
@@ -65,9 +72,14 @@ class AsyncPager(Generic[T]):
         return self._start
 
     async def pages(self) -> AsyncIterator[Page[T]]:
-        """Yield each page in turn until the last one."""
+        """Yield each page in turn until the last one.
+
+        Raises :class:`PaginationError` when a cursor comes back a second time, or after
+        ``MAX_EMPTY_PAGES`` (3) empty pages in a row that each name a next cursor.
+        """
         cursor = self._start
         seen: set[Hashable] = set()
+        empty = 0
         while True:
             seen.add(cursor)
             page = await self._fetch(cursor)
@@ -77,7 +89,14 @@ class AsyncPager(Generic[T]):
             if page.next_cursor in seen:
                 raise PaginationError(
                     f"{self._command or 'pagination'}: the server returned cursor "
-                    f"{page.next_cursor!r} again; stopping instead of looping"
+                    f"{shown(page.next_cursor)} again; stopping instead of looping"
+                )
+            empty = 0 if page.items else empty + 1
+            if empty >= MAX_EMPTY_PAGES:
+                raise PaginationError(
+                    f"{self._command or 'pagination'}: {empty} empty pages in a row, each "
+                    f"naming a next cursor; stopping instead of looping (resume from "
+                    f"{shown(page.next_cursor)} to try again)"
                 )
             cursor = page.next_cursor
 

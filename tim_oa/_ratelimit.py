@@ -1,57 +1,235 @@
-"""Client-side rate limiting: spacing calls so a command stays under its documented rate.
+"""Pacing and in-flight bounds: the two primitives under the session's request loop.
 
-A limiter is a "next free slot" clock (GCRA with no burst): each caller reserves the next slot and
-sleeps until it. Reservation happens without an await, so no lock is needed within one event loop.
+:class:`Pacer` spaces grants evenly at ``rate x margin`` per second and never lets more than
+``floor(rate x margin)`` through in any one-second window, counted on the times the grants were
+actually made. Callers queue first in, first out; the caller at the head sleeps until its slot and
+hands on to the next. A cancelled caller leaves the queue and has reserved nothing, so a cancelled
+burst costs the next caller nothing.
+
+:class:`Slots` bounds requests in flight. Taking a free slot does not yield to the event loop (a
+yield there costs a loop pass on every request); waiting for a busy one is cancellable and first
+in, first out. Its limit may change while it is in use (the session's adaptive bound).
+
+Both create their loop-bound objects (events) only while waiting, and drop waiters left by an
+event loop that is gone (a session reused under a second ``asyncio.run``).
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import anyio
-import anyio.lowlevel
+
+from ._clock import DEFAULT_CLOCK, Clock, loop_key
 
 
-class RateLimiter:
-    """Lets calls through at most ``rate`` per second, shared by every task that uses it."""
+class _Waiter:
+    __slots__ = ("cancelled", "event", "granted")
 
-    __slots__ = ("_interval", "_next", "rate")
+    def __init__(self, event: anyio.Event | None) -> None:
+        self.event = event
+        self.cancelled = False
+        self.granted = False
 
-    def __init__(self, rate: float) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+
+def _wake_next(waiters: deque[_Waiter]) -> None:
+    """Drop cancelled waiters from the front and wake the new head."""
+    while waiters and waiters[0].cancelled:
+        waiters.popleft()
+    if waiters:
+        event = waiters[0].event
+        if event is not None:
+            event.set()
+
+
+class Pacer:
+    """Lets callers through at most ``rate x margin`` per second, first in, first out.
+
+    Args:
+        rate: The rate the other side enforces, per second.
+        margin: The share of ``rate`` to plan for (``0 < margin <= 1``); the rest absorbs the
+            delay between a grant and the request reaching the server.
+        clock: Where time is read and slept.
+    """
+
+    __slots__ = ("_cap", "_clock", "_interval", "_loop", "_next", "_recent", "_waiters", "rate")
+
+    def __init__(self, rate: float, *, margin: float = 1.0, clock: Clock = DEFAULT_CLOCK) -> None:
+        planned = rate * margin
+        if not planned > 0 or math.isinf(planned):
+            raise ValueError("rate x margin must be a positive finite number")
         self.rate = rate
-        self._interval = 1.0 / rate
-        self._next = float("-inf")
+        self._interval = 1.0 / planned
+        self._cap = max(1, math.floor(planned))
+        self._recent: deque[float] = deque(maxlen=self._cap)  # times of the latest grants
+        self._next = -math.inf  # earliest time of the next grant by spacing
+        self._waiters: deque[_Waiter] = deque()
+        self._loop: object = None
+        self._clock = clock
+
+    def _due(self) -> float:
+        """The earliest time the next grant may be made (spacing and the one-second window)."""
+        recent = self._recent
+        if len(recent) == self._cap:
+            window_end = recent[0] + 1.0
+            if window_end > self._next:
+                return window_end
+        return self._next
+
+    def is_idle(self, now: float) -> bool:
+        """True when nobody waits and forgetting this pacer could not break the rate."""
+        recent = self._recent
+        return not self._waiters and now >= self._next and (not recent or now >= recent[-1] + 1.0)
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot."""
-        now = anyio.current_time()
-        slot = max(self._next, now)
-        self._next = slot + self._interval
-        if slot > now:
-            await anyio.sleep(slot - now)
-        else:
-            # Still a checkpoint, so a tight loop of calls stays cancellable.
-            await anyio.lowlevel.checkpoint()
+        """Wait for this caller's turn; return when the request may be sent."""
+        now = self._clock.monotonic()
+        if not self._waiters and now >= self._due():
+            self._next = now + self._interval
+            self._recent.append(now)
+            return
+        await self._queue()
+
+    async def _queue(self) -> None:
+        key = loop_key()
+        waiters = self._waiters
+        if waiters and self._loop is not key:
+            waiters = self._waiters = deque()  # the old loop's waiters can never wake
+        if not waiters:
+            self._loop = key
+        waiter = _Waiter(anyio.Event() if waiters else None)
+        waiters.append(waiter)
+        clock = self._clock
+        try:
+            if waiter.event is not None:
+                await waiter.event.wait()  # set when this waiter reaches the head
+            while True:
+                due = self._due()
+                now = clock.monotonic()
+                if now >= due:
+                    break
+                await clock.sleep(due - now)
+        except BaseException:
+            if waiters and waiters[0] is waiter:
+                waiters.popleft()
+                _wake_next(waiters)
+            else:
+                waiter.cancelled = True  # skipped when it reaches the head
+            raise
+        # Spaced from the slot's due time, not from a late wake-up, so a slow loop pass does not
+        # cost throughput; the one-second window still bounds any catching up.
+        self._next = due + self._interval
+        self._recent.append(now)
+        waiters.popleft()
+        _wake_next(waiters)
 
 
-class KeyedRateLimiter:
-    """One :class:`RateLimiter` per key (e.g. per Official Account), created on first use."""
+class KeyedPacers:
+    """One :class:`Pacer` per key (e.g. per Official Account), created on first use."""
 
-    __slots__ = ("_limiters", "rate")
+    __slots__ = ("_clock", "_margin", "_pacers", "rate")
 
-    def __init__(self, rate: float) -> None:
+    _PRUNE_ABOVE = 10_000
+
+    def __init__(self, rate: float, *, margin: float = 1.0, clock: Clock = DEFAULT_CLOCK) -> None:
+        Pacer(rate, margin=margin, clock=clock)  # validates the arguments
         self.rate = rate
-        self._limiters: dict[str, RateLimiter] = {}
+        self._margin = margin
+        self._clock = clock
+        self._pacers: dict[object, Pacer] = {}
 
-    async def acquire(self, key: str) -> None:
-        """Wait for the next slot of ``key``."""
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            if len(self._limiters) > 10_000:
+    async def acquire(self, key: object) -> None:
+        """Wait for the next turn of ``key``."""
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            if len(self._pacers) >= self._PRUNE_ABOVE:
                 self._prune()
-            limiter = self._limiters[key] = RateLimiter(self.rate)
-        await limiter.acquire()
+            pacer = self._pacers[key] = Pacer(self.rate, margin=self._margin, clock=self._clock)
+        await pacer.acquire()
 
     def _prune(self) -> None:
-        now = anyio.current_time()
-        self._limiters = {k: v for k, v in self._limiters.items() if v._next > now}
+        now = self._clock.monotonic()
+        self._pacers = {k: p for k, p in self._pacers.items() if not p.is_idle(now)}
+
+
+class Slots:
+    """A semaphore for requests in flight whose limit can change while in use.
+
+    ``acquire`` takes a free slot without yielding to the event loop; when none is free it
+    waits, first in, first out, and a cancelled waiter leaves the queue (or passes on a slot it
+    was handed). Use ``await slots.acquire()`` and ``slots.release()`` in ``try``/``finally``.
+    """
+
+    __slots__ = ("_limit", "_loop", "_used", "_waiters")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._waiters: deque[_Waiter] = deque()
+        self._loop: object = None
+
+    @property
+    def limit(self) -> int:
+        """The number of slots."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
+        if self._waiters:
+            self._hand_off()
+
+    @property
+    def in_use(self) -> int:
+        """Slots taken now."""
+        return self._used
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting for one if all are taken."""
+        used = self._used
+        if used < self._limit and not self._waiters:
+            if not used:
+                self._loop = loop_key()
+            self._used = used + 1
+            return
+        await self._wait()
+
+    async def _wait(self) -> None:
+        key = loop_key()
+        if self._loop is not key:
+            # Holders and waiters of an event loop that is gone will never release.
+            self._used = 0
+            self._waiters = deque()
+            self._loop = key
+        self._hand_off()  # drops cancelled waiters at the front, so a free slot is seen
+        if self._used < self._limit and not self._waiters:
+            self._used += 1
+            return
+        waiter = _Waiter(anyio.Event())
+        self._waiters.append(waiter)
+        try:
+            await waiter.event.wait()  # type: ignore[union-attr]
+        except BaseException:
+            if waiter.granted:
+                self.release()  # handed a slot while being cancelled: pass it on
+            else:
+                waiter.cancelled = True
+            raise
+
+    def release(self) -> None:
+        """Give a slot back, handing it to the longest waiter if there is one."""
+        if self._used > 0:
+            self._used -= 1
+        if self._waiters:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        waiters = self._waiters
+        while waiters and (waiters[0].cancelled or self._used < self._limit):
+            waiter = waiters.popleft()
+            if waiter.cancelled:
+                continue
+            waiter.granted = True
+            self._used += 1
+            waiter.event.set()  # type: ignore[union-attr]

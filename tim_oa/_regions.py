@@ -22,6 +22,27 @@ class Region(enum.Enum):
     # Listed on older pages only; possibly retired.
     MUMBAI = ("adminapiind.im.qcloud.com", "adminapiind.my-imcloud.com")
 
+    @classmethod
+    def from_name(cls, name: str) -> Region:
+        """The region named ``name``, as the CLI and ``TIM_OA_REGION`` spell it.
+
+        Case-insensitive; ``-`` and spaces count as ``_`` (``"singapore"``, ``"Silicon-Valley"``).
+        ``Region("singapore")`` does the same. Raises ``ValueError`` listing the names.
+        """
+        if isinstance(name, str):
+            key = name.strip().upper().replace("-", "_").replace(" ", "_")
+            found = cls.__members__.get(key)
+            if found is not None:
+                return found
+        names = ", ".join(m.lower() for m in cls.__members__)
+        raise ValueError(f"unknown region {name!r}; one of: {names}")
+
+    @classmethod
+    def _missing_(cls, value: object) -> Region | None:
+        if isinstance(value, str):
+            return cls.from_name(value)
+        return None
+
     @property
     def host(self) -> str:
         """The primary domain."""

@@ -1,58 +1,160 @@
-"""When to retry, and how long to wait: one small policy object."""
+"""The retry decision, in one place and free of I/O.
+
+:meth:`RetryPolicy.next_delay` answers, for one failed attempt: may it be repeated (the error's
+kind, from the code table in ``_codes.py``, and whether the command is safe to repeat, from
+``_commands.py``), how long to wait (backoff with jitter, or longer when the server or the code
+table asks for it), and whether the deadline still allows it. The session's request loop only
+does the I/O, the logging and the UserSig renewal around it.
+"""
 
 from __future__ import annotations
 
+import math
 import random
+from typing import Any
 
 import attrs
 
-from ._codes import is_retryable_code
-from ._errors import ApiError, RateLimitedError, TransportError
+from ._codes import REFUSED, TRANSIENT, rule_for
+from ._errors import ApiError, MalformedResponseError, TransportError, ValidationError
+
+
+def _number(minimum: float, *, optional: bool = False, maximum: float | None = None) -> Any:
+    """An attrs validator: a finite real number within bounds, as a ValidationError."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        name = attribute.name
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(
+                f"{name} must be a number, not {type(value).__name__}", field=name
+            )
+        if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+            bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+            raise ValidationError(f"{name} must be {bounds}, got {value!r}", field=name)
+
+    return check
+
+
+def _count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(
+            f"{attribute.name} must be an int of at least 0, got {value!r}", field=attribute.name
+        )
+
+
+def _deadline(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _number(0.0, optional=True)(instance, attribute, value)
+    if value == 0:
+        raise ValidationError("deadline must be positive or None", field=attribute.name)
 
 
 @attrs.frozen
 class RetryPolicy:
-    """Bounded exponential backoff with jitter and an overall deadline.
+    """How a session retries: bounded exponential backoff with jitter and an overall deadline.
+
+    Pass one as ``Session(..., retry=RetryPolicy(...))`` or ``with_options(retry=...)``;
+    ``max_retries=`` and ``retry_deadline=`` are shortcuts for its two most used fields.
 
     Args:
         max_retries: Retries after the first attempt; 0 disables retrying.
-        base_delay: Delay before the first retry, before jitter, in seconds.
-        max_delay: Cap on a single delay.
-        deadline: Seconds from the first attempt after which no new retry starts (None: none).
+        base_delay: Delay before the first retry, before jitter, in seconds; it doubles on each
+            further retry.
+        max_delay: Cap on one backoff delay.
+        jitter: The share of each delay that is random (0: fixed delays; the default 0.5 waits
+            between half and all of the delay).
+        deadline: Seconds from the first attempt at or after which no retry starts (``None``:
+            no deadline). A wait that would cross it makes the error final at once.
+        max_retry_after: The longest wait a server's ``Retry-After`` (or a code's documented
+            "retry after") is honoured for; a longer one makes the error final at once.
     """
 
-    max_retries: int = 3
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    deadline: float | None = 60.0
+    max_retries: int = attrs.field(default=3, validator=_count)
+    base_delay: float = attrs.field(default=0.25, validator=_number(0.0))
+    max_delay: float = attrs.field(default=8.0, validator=_number(0.0))
+    jitter: float = attrs.field(default=0.5, validator=_number(0.0, maximum=1.0))
+    deadline: float | None = attrs.field(default=60.0, validator=_deadline)
+    max_retry_after: float = attrs.field(default=300.0, validator=_number(0.0))
 
     def delay(self, retry_number: int, rng: random.Random | None = None) -> float:
-        """The wait before retry ``retry_number`` (0-based): half fixed, half random."""
+        """The backoff before retry ``retry_number`` (0-based), jitter included."""
         ceiling = min(self.max_delay, self.base_delay * (2.0**retry_number))
-        jitter = rng.random() if rng is not None else random.random()
-        return ceiling * (0.5 + 0.5 * jitter)
+        if not self.jitter:
+            return ceiling
+        r = rng.random() if rng is not None else random.random()
+        return ceiling * (1.0 - self.jitter + self.jitter * r)
+
+    def next_delay(
+        self,
+        exc: BaseException,
+        *,
+        retries: int,
+        elapsed: float,
+        safe_to_repeat: bool,
+        rng: random.Random | None = None,
+    ) -> float | None:
+        """The wait before repeating a failed attempt, or ``None`` when ``exc`` is final.
+
+        Args:
+            exc: The error of the attempt.
+            retries: Retries made so far (0 after the first attempt).
+            elapsed: Seconds since the first attempt started.
+            safe_to_repeat: Whether the command does no harm if sent again after an attempt
+                that may have taken effect.
+            rng: Source of jitter (tests).
+        """
+        if retries >= self.max_retries:
+            return None
+        least = retry_wait(exc, safe_to_repeat=safe_to_repeat)
+        if least is None or least > self.max_retry_after:
+            return None
+        delay = self.delay(retries, rng)
+        if least > delay:
+            delay = least
+        if self.deadline is not None and elapsed + delay >= self.deadline:
+            return None
+        return delay
 
 
-def is_retryable(error: Exception, *, safe_to_repeat: bool) -> bool:
-    """Whether ``error`` may be retried for a command with the given repeat safety.
+def retry_wait(exc: BaseException, *, safe_to_repeat: bool) -> float | None:
+    """The least wait before ``exc``'s request may be sent again; ``None``: never.
 
-    Failures that prove the request was not processed (refused connection, rate limiting, HTTP
-    429) are retried for every command. Failures that leave the outcome unknown (timeouts after
-    sending, HTTP 5xx, transient server codes) are retried only when repeating is harmless.
-    Invalid requests, permission and not-found errors are never retried.
+    Failures that prove the request was not processed (a refused connection, HTTP 429, a rate
+    limit code) may be repeated for every command. Failures that leave the outcome unknown (a
+    timeout or dropped connection after sending, HTTP 5xx, a garbled answer, a transient code)
+    only when repeating is harmless. Other HTTP statuses and final codes never. The least wait is
+    the server's ``Retry-After`` or the code table's documented wait.
     """
-    if isinstance(error, RateLimitedError):
-        return True
-    if isinstance(error, TransportError):
-        if error.status_code == 429 or not error.request_sent:
-            return True
-        if (
-            error.status_code is not None
-            and error.status_code not in (200,)
-            and error.status_code < 500
-        ):
-            return False  # 4xx: the request itself is wrong (a bad base_url, say)
-        return safe_to_repeat  # 5xx, a garbled 200 body, or a timeout/drop after sending
-    if isinstance(error, ApiError):
-        return safe_to_repeat and is_retryable_code(error.code)
+    if isinstance(exc, ApiError):
+        rule = rule_for(exc.code, exc.command)
+        if rule.retry is REFUSED or (rule.retry is TRANSIENT and safe_to_repeat):
+            return rule.wait
+        return None
+    if isinstance(exc, TransportError):
+        after = exc.retry_after
+        least = after if after is not None and after > 0 and math.isfinite(after) else 0.0
+        status = exc.status_code
+        if status == 429 or not exc.request_sent:
+            return least
+        if status is not None and status != 200 and status < 500:
+            return None  # 3xx/4xx: the request itself is wrong (a bad base_url, a redirect)
+        return least if safe_to_repeat else None
+    return None
+
+
+def is_retryable(error: BaseException, *, safe_to_repeat: bool) -> bool:
+    """Whether ``error`` may ever be retried for a command with the given repeat safety."""
+    return retry_wait(error, safe_to_repeat=safe_to_repeat) is not None
+
+
+def may_have_taken_effect(exc: BaseException) -> bool:
+    """Whether the attempt that failed with ``exc`` may still have been applied by the server."""
+    if isinstance(exc, MalformedResponseError):
+        return exc.may_have_taken_effect
+    if isinstance(exc, TransportError):
+        status = exc.status_code
+        return exc.request_sent and (status is None or status == 200 or status >= 500)
+    if isinstance(exc, ApiError):
+        return rule_for(exc.code, exc.command).retry is TRANSIENT
     return False

@@ -7,15 +7,37 @@ into :class:`TransportError` with secrets removed. Another HTTP stack means rewr
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
+import platform
 
+import attrs
 import httpx
 
 from ._errors import TransportError
+from ._version import __version__
 from ._wire import redact
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """Read/write/pool 10 s, connect 5 s. The backend gives up after 3 s, so 10 s leaves room."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+"""[pipeline shim of the transport contract] the cap on an answer's decoded bytes."""
+
+
+@attrs.frozen(repr=False)
+class RawResponse:
+    """[pipeline shim of the transport contract] one HTTP answer."""
+
+    status_code: int
+    content: bytes
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    # [pipeline shim] seconds only; HTTP dates are the transport branch's.
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class _RedactingFilter(logging.Filter):
@@ -63,15 +85,20 @@ class HttpTransport:
         *,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | None = None,
         max_connections: int = 10,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.owns_client = client is None
+        self.user_agent = user_agent or (
+            f"tim-oa/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+        )
         if client is None:
             client = httpx.AsyncClient(
                 transport=transport,
-                timeout=timeout,
+                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
                 limits=httpx.Limits(
                     max_connections=max_connections,
                     max_keepalive_connections=max_connections,
@@ -87,19 +114,20 @@ class HttpTransport:
         self,
         command: str,
         path: str,
-        params: dict[str, str],
+        query: str,
         content: bytes,
-        timeout: httpx.Timeout | None,
-    ) -> tuple[int, bytes]:
+        *,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> RawResponse:
         """Send one POST; return the HTTP status and body, or raise :class:`TransportError`."""
         extra = {} if timeout is None else {"timeout": timeout}
         try:
             # One pre-encoded URL: passing ``params=`` makes httpx parse and merge the long signed
             # query again on every request (measurably slower).
             response = await self.client.post(
-                f"{self.base_url}{path}?{urlencode(params)}",
+                f"{self.base_url}{path}?{query}",
                 content=content,
-                headers={"content-type": "application/json"},
+                headers={"content-type": "application/json", "user-agent": self.user_agent},
                 **extra,  # type: ignore[arg-type]
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -108,7 +136,11 @@ class HttpTransport:
             raise _transport_error(command, exc, request_sent=True) from None
         except httpx.HTTPError as exc:
             raise _transport_error(command, exc, request_sent=True) from None
-        return response.status_code, response.content
+        return RawResponse(
+            response.status_code,
+            response.content,
+            _retry_after(response.headers.get("retry-after")),
+        )
 
     async def aclose(self) -> None:
         """Close the client if we created it."""

@@ -195,7 +195,7 @@ class UserSigSource(Protocol):
 
     can_renew: bool
 
-    async def get(self, identifier: str) -> str:
+    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
         """Return a UserSig to use for the next attempt."""
         ...
 
@@ -210,7 +210,7 @@ class _FixedSource:
     def __init__(self, usersig: str) -> None:
         self._usersig = usersig
 
-    async def get(self, identifier: str) -> str:
+    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
         return self._usersig
 
     async def renew(self, identifier: str, stale: str) -> str:
@@ -223,7 +223,7 @@ class _SignerSource:
     def __init__(self, signer: UserSigSigner) -> None:
         self._signer = signer
 
-    async def get(self, identifier: str) -> str:
+    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
         return self._signer.get(identifier)
 
     async def renew(self, identifier: str, stale: str) -> str:
@@ -241,7 +241,8 @@ class _CallableSource:
             getattr(func, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )
 
-    async def get(self, identifier: str) -> str:
+    async def get(self, identifier: str, timeout: float | None = None) -> str:  # noqa: ASYNC109
+        # [pipeline shim] bounding the call by ``timeout`` is the transport branch's work.
         if self._is_async:
             value = self._func(identifier)
         else:

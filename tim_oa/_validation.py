@@ -6,7 +6,8 @@ the limit. Limits come from :mod:`tim_oa._limits`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import json
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from . import _limits as L
@@ -17,21 +18,55 @@ def _label(arg: str, wire_key: str | None) -> str:
     return f"{arg} ({wire_key})" if wire_key and wire_key != arg else arg
 
 
+def utf8_size(text: str, arg: str) -> int:
+    """The UTF-8 length of ``text``; a lone surrogate (not encodable) is a ValidationError."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{arg} holds a lone surrogate, which UTF-8 cannot encode", field=arg
+        ) from None
+
+
 def check_str(value: Any, arg: str, *, wire_key: str | None = None) -> str:
-    """A string, as such."""
+    """A string, as such, that UTF-8 can encode (no lone surrogates)."""
     if not isinstance(value, str):
         raise ValidationError(
             f"{_label(arg, wire_key)} must be a str, not {type(value).__name__}", field=arg
         )
     text: str = value
+    utf8_size(text, arg)
+    return text
+
+
+def check_json(value: Any, arg: str) -> str:
+    """``value`` as compact JSON text; anything JSON cannot carry is a ValidationError naming arg.
+
+    Refused: NaN and infinities, values of other types (bytes, sets, objects), keys that are not
+    strings, lone surrogates, and nesting too deep to encode.
+    """
+    try:
+        if isinstance(value, Mapping) and not all(isinstance(k, str) for k in value):
+            raise TypeError("keys must be strings")
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = "a lone surrogate" if isinstance(exc, UnicodeEncodeError) else str(exc)
+        if isinstance(exc, RecursionError):
+            reason = "nested too deeply"
+        raise ValidationError(f"{arg} is not JSON: {reason}", field=arg) from None
     return text
 
 
 def check_text(value: Any, arg: str, wire_key: str, *, required: bool = False) -> str:
     """A text field within its UTF-8 byte limit (``FIELD_MAX_BYTES[wire_key]``)."""
-    text = check_str(value, arg, wire_key=wire_key)
+    if not isinstance(value, str):
+        check_str(value, arg, wire_key=wire_key)
+    text: str = value
     limit = L.FIELD_MAX_BYTES[wire_key]
-    size = len(text.encode("utf-8"))
+    size = utf8_size(text, arg)
     if size > limit:
         raise ValidationError(
             f"{_label(arg, wire_key)} is {size} bytes in UTF-8; the limit is {limit} bytes",
@@ -74,14 +109,16 @@ def check_page_size(value: Any, arg: str = "page_size", maximum: int = L.MAX_PAG
 
 def check_account_id(raw: Any, arg: str = "account_id") -> str:
     """An existing Official Account id: ``@TOA#_…``, printable ASCII, at most 48 bytes."""
-    value = check_str(raw, arg)
+    if not isinstance(raw, str):
+        check_str(raw, arg)
+    value: str = raw
     if not value.startswith(L.ACCOUNT_ID_PREFIX):
         raise ValidationError(
             f"{arg} must start with {L.ACCOUNT_ID_PREFIX!r}, got {value!r}",
             field=arg,
             limit=L.ACCOUNT_ID_PREFIX,
         )
-    if not all(0x20 <= ord(c) <= 0x7E for c in value):
+    if not (value.isascii() and value.isprintable()):
         raise ValidationError(f"{arg} must be printable ASCII", field=arg)
     if len(value) > L.ACCOUNT_ID_MAX_BYTES:
         raise ValidationError(
@@ -106,8 +143,10 @@ def check_custom_account_id(raw: Any, arg: str = "account_id") -> str:
 
 def check_user_id(raw: Any, arg: str = "user_id") -> str:
     """An IM UserID: a non-empty string of at most 32 UTF-8 bytes."""
-    value = check_str(raw, arg)
-    size = len(value.encode("utf-8"))
+    if not isinstance(raw, str):
+        check_str(raw, arg)
+    value: str = raw
+    size = utf8_size(value, arg)
     if not value or size > L.USER_ID_MAX_BYTES:
         raise ValidationError(
             f"{arg} must be 1 to {L.USER_ID_MAX_BYTES} bytes in UTF-8, got {size} ({value!r})",
@@ -117,18 +156,30 @@ def check_user_id(raw: Any, arg: str = "user_id") -> str:
     return value
 
 
+def check_iterable(values: Any, arg: str) -> Iterable[Any]:
+    """An iterable of items, not a lone str/bytes (iterating one would send its characters)."""
+    if isinstance(values, (str, bytes, bytearray, Mapping)) or not isinstance(values, Iterable):
+        raise ValidationError(
+            f"{arg} must be an iterable of str (a list, not a single str), "
+            f"not {type(values).__name__}",
+            field=arg,
+        )
+    return values  # type: ignore[no-any-return,unused-ignore]
+
+
 def check_id_list(values: Any, arg: str, check: Any = check_user_id) -> list[str]:
     """Validate every id of an iterable and return the distinct ones in first-seen order.
 
     A lone string is refused: iterating it would send one request per character.
     """
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ValidationError(
-            f"{arg} must be an iterable of str (a list, not a single str)", field=arg
-        )
     distinct: dict[str, None] = {}
-    for index, value in enumerate(values):
-        check(value, f"{arg}[{index}]")
+    for index, value in enumerate(check_iterable(values, arg)):
+        # The common case (a valid id) costs one call; the index is formatted only on failure.
+        try:
+            check(value, arg)
+        except ValidationError:
+            check(value, f"{arg}[{index}]")
+            raise
         distinct[value] = None
     return list(distinct)
 
@@ -149,3 +200,41 @@ def check_filter(values: Any, arg: str, allowed: Collection[str]) -> list[str]:
 def check_concurrency(value: Any, arg: str = "concurrency") -> int:
     """A positive number of tasks."""
     return check_int(value, arg, minimum=1)
+
+
+def check_callback(value: Any, arg: str) -> Any:
+    """``None`` or a callable (checked before any request, not when it is first called)."""
+    if value is not None and not callable(value):
+        raise ValidationError(
+            f"{arg} must be callable (or None), not {type(value).__name__}", field=arg
+        )
+    return value
+
+
+def merge_extra(
+    body: dict[str, Any], extra_body: Any, modelled: Collection[str], arg: str = "extra_body"
+) -> dict[str, Any]:
+    """Merge ``extra_body`` (fields tim_oa does not model) into a typed request ``body``.
+
+    A key of ``modelled`` (a field the library sets itself, whether or not this call set it) is
+    refused: its argument is the way to set it, and keeping it ours keeps its validation.
+    """
+    if extra_body is None:
+        return body
+    if not isinstance(extra_body, Mapping):
+        raise ValidationError(
+            f"{arg} must be a mapping of wire keys to JSON values, not {type(extra_body).__name__}",
+            field=arg,
+        )
+    for key in extra_body:
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"{arg} keys must be non-empty str, got {key!r}", field=arg)
+        check_str(key, arg)
+        if key in modelled or key in body:
+            raise ValidationError(
+                f"{arg} sets {key!r}, which tim_oa sets itself; use the method's own argument",
+                field=arg,
+                limit=key,
+            )
+    check_json(dict(extra_body), arg)
+    return {**body, **extra_body}

@@ -6,14 +6,16 @@ each attempt: a fresh ``random`` and a current UserSig go into every query strin
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from ._codes import api_error
-from ._errors import TransportError
+from ._errors import MalformedResponseError, TransportError, ValidationError
 from ._limits import SERVICE, U32_MAX
 
 
@@ -38,30 +40,63 @@ def build_query(sdkappid: int, identifier: str, usersig: str, random: int) -> di
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _query_prefix(sdkappid: int, identifier: str, usersig: str) -> str:
+    # [pipeline shim of the transport contract] the encoded query up to ``random=``.
+    return (
+        f"sdkappid={sdkappid}&identifier={quote(identifier, safe='')}"
+        f"&usersig={quote(usersig, safe='')}&random="
+    )
+
+
+def signed_query(sdkappid: int, identifier: str, usersig: str, random: int) -> str:
+    """The encoded query string of one attempt (prefix cached per signature)."""
+    return f"{_query_prefix(sdkappid, identifier, usersig)}{random}&contenttype=json"
+
+
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """Encode a request body; the API requires a JSON object, never an empty body."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"body is not JSON: {exc}", field="body") from None
 
 
-def decode_response(command: str, status_code: int, content: bytes) -> dict[str, Any]:
+def decode_response(
+    command: str, response: Any, content: bytes | None = None, *, usersig: str | None = None
+) -> dict[str, Any]:
     """Check one HTTP answer and return the decoded JSON envelope on success.
 
     Raises :class:`TransportError` for a status other than 200 or a body that is not a JSON object,
     and the matching :class:`ApiError` subclass when ``ErrorCode`` is non-zero. Unknown fields are
     kept; ``RequestId`` may or may not be present.
     """
+    del usersig  # [pipeline shim] scrubbing it from ErrorInfo is the transport branch's work
+    retry_after = None
+    if content is None:  # [pipeline shim] (command, RawResponse) as in the contract
+        status_code, content, retry_after = (
+            response.status_code,
+            response.content,
+            response.retry_after,
+        )
+    else:
+        status_code = response
     if status_code != 200:
         raise TransportError(
-            f"{command}: HTTP {status_code}", command=command, status_code=status_code
+            f"{command}: HTTP {status_code}",
+            command=command,
+            status_code=status_code,
+            retry_after=retry_after,
         )
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        raise TransportError(
+        raise MalformedResponseError(
             f"{command}: response body is not JSON", command=command, status_code=status_code
         ) from None
     if not isinstance(data, dict):
-        raise TransportError(
+        raise MalformedResponseError(
             f"{command}: response body is not a JSON object",
             command=command,
             status_code=status_code,
@@ -69,7 +104,7 @@ def decode_response(command: str, status_code: int, content: bytes) -> dict[str,
     code = data.get("ErrorCode", 0)
     status = data.get("ActionStatus")
     if not isinstance(code, int) or isinstance(code, bool):
-        raise TransportError(
+        raise MalformedResponseError(
             f"{command}: response has a non-integer ErrorCode",
             command=command,
             status_code=status_code,

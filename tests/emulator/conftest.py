@@ -7,7 +7,11 @@ import pytest
 from tim_oa.testing import Emulator, ManualClock
 
 # The plugin's fixtures, so this suite works whether or not the pytest11 entry point is installed.
-from tim_oa.testing.pytest_plugin import tim_oa_emulator, tim_oa_session  # noqa: F401
+from tim_oa.testing.pytest_plugin import (  # noqa: F401
+    tim_oa_emulator,
+    tim_oa_session,
+    tim_oa_session_factory,
+)
 
 from .helpers import T0, RawClient
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import urllib.parse
 import zlib
 from typing import Any
 
@@ -75,6 +76,9 @@ class RawClient:
         }
         query.update(overrides)
         return {k: v for k, v in query.items() if v is not None}
+
+    def query_string(self, **overrides: str | None) -> str:
+        return urllib.parse.urlencode(self.query(**overrides))
 
     async def post(
         self,

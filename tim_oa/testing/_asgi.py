@@ -1,284 +1,18 @@
-"""The REST gateway: protocol checks, routing, the response envelope, and the ASGI app.
-
-Every request goes through these stages, in order; the first failure answers (always HTTP 200 with
-a ``FAIL`` envelope, as the real gateway does):
-
-1. path ``/v4/official_account_open_http_svc/{command}`` → else 60009;
-2. method POST → else 60002 (INFERRED; the reference allows 60002 or 60008);
-3. query: ``sdkappid`` missing or empty → 60012, not this app (or not a decimal number) → 60006;
-   ``identifier`` not an admin → 60010; ``usersig`` missing or empty → 70002, then the UserSig
-   checks (70003/70013/70014/70001/70009); ``random`` not a u32 in decimal → 60002;
-   ``contenttype`` other than ``json`` → 60002. Parameter names and values are case-sensitive;
-4. command not one of the twelve → 10003 (INFERRED: checked after authentication, as a backend
-   service would);
-5. per-command rate limit → 60007;
-6. service disabled → 131000;
-7. body: empty, not JSON or not a JSON object → 60003 (INFERRED for the empty body: it is not
-   valid JSON and the docs require ``{}``);
-8. faults (see ``_faults``), then the command itself.
-"""
+"""The ASGI adapter: serves a ``Gateway`` as an ASGI 3 application (HTTP and lifespan)."""
 
 from __future__ import annotations
 
-import collections
-import json
-import re
-import threading
-import urllib.parse
-from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import anyio
 
-from .. import _limits as L
-from .._codes import ErrorCode as C
-from ._failure import Failure
-from ._faults import FaultAction, FaultInjector
-from ._ratelimit import CommandRateLimiter
-from ._state import State
-from ._usersig import UserSigVerifier
+from ._gateway import Gateway
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-PATH_PREFIX: Final = f"/v4/{L.SERVICE}/"
-_COMMAND_RE: Final = re.compile(r"[A-Za-z0-9_]+")
-_DECIMAL_RE: Final = re.compile(r"[0-9]{1,20}")
-_JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the emulator answered over HTTP (``Emulator.call`` is not logged).
-
-    Attributes:
-        time: arrival time by the emulator's clock.
-        method: the HTTP method.
-        path: the URL path.
-        command: the command named by the path, or None when the path is not an OA URL.
-        query: the query parameters (first value of each); the ``usersig`` value is replaced by
-            ``"<redacted>"``.
-        body: the parsed JSON body, or None when it was not valid JSON (or not read).
-        http_status: the HTTP status sent (200 for every envelope).
-        error_code: the ``ErrorCode`` of the envelope sent, or None when none was sent (an HTTP
-            fault or a dropped connection).
-        request_id: the envelope's ``RequestId``.
-        executed: whether the command ran (its effects, if any, are kept).
-        fault: ``"error"``, ``"http"`` or ``"drop"`` when a fault was injected, else None.
-    """
-
-    time: float
-    method: str
-    path: str
-    command: str | None
-    query: Mapping[str, str]
-    body: Any
-    http_status: int
-    error_code: int | None
-    request_id: str | None
-    executed: bool
-    fault: str | None
-
-    @property
-    def dropped(self) -> bool:
-        """Whether the connection was dropped instead of answering."""
-        return self.fault == "drop"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What to send back: status, headers, body, and how."""
-
-    status: int
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
-    drop: bool = False
-    delay: float = 0.0
-
-
-def _encode(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _envelope(request_id: str, code: int, info: str, fields: Mapping[str, Any]) -> bytes:
-    document: dict[str, Any] = {
-        "ActionStatus": "OK" if code == 0 else "FAIL",
-        "ErrorInfo": info,
-        "ErrorCode": code,
-        "RequestId": request_id,
-    }
-    document.update(fields)
-    return _encode(document)
-
-
-class Gateway:
-    """Turns one raw HTTP request into a ``Reply``, synchronously, under the emulator's lock."""
-
-    def __init__(
-        self,
-        *,
-        sdkappid: int,
-        admins: Collection[str],
-        verifier: UserSigVerifier,
-        state: State,
-        injector: FaultInjector,
-        limiter: CommandRateLimiter | None,
-        lock: threading.Lock,
-        log_size: int | None,
-        service_enabled: bool = True,
-    ) -> None:
-        self.sdkappid = sdkappid
-        self.admins = frozenset(admins)
-        self.verifier = verifier
-        self.state = state
-        self.injector = injector
-        self.limiter = limiter
-        self.service_enabled = service_enabled
-        self.lock = lock
-        self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_size)
-        self._request_count = 0
-
-    def reset(self) -> None:
-        """Forget the request log and the rate-limit buckets."""
-        self.requests.clear()
-        self._request_count = 0
-        if self.limiter is not None:
-            self.limiter.reset()
-
-    def handle(self, method: str, path: str, raw_query: bytes, raw_body: bytes) -> Reply:
-        """Answer one request."""
-        with self.lock:
-            now = self.state.clock()
-            self._request_count += 1
-            request_id = f"Id-{self._request_count:032x}-O-Seq-{self._request_count}"
-            command: str | None = None
-            query: dict[str, str] = {}
-            body: Any = None
-            executed = False
-            fault: FaultAction | None = None
-            delay = 0.0
-            try:
-                command = self._route(path)
-                if method != "POST":
-                    raise Failure(C.HTTP_PARSE_ERROR, f"method {method} not allowed; use POST")
-                query = self._parse_query(raw_query)
-                self._check_query(query, now)
-                if command not in L.COMMANDS:
-                    raise Failure(C.INVALID_COMMAND, f"unknown command {command!r}")
-                if self.limiter is not None and not self.limiter.try_acquire(command, now):
-                    raise Failure(C.REST_RATE_LIMITED, f"{command} call frequency over limit")
-                if not self.service_enabled:
-                    raise Failure(
-                        C.OA_SERVICE_NOT_ENABLED, "Official Accounts are not enabled for this app"
-                    )
-                body = self._parse_body(raw_body)
-                plan = self.injector.plan(command)
-                delay, fault = plan.latency, plan.before
-                if fault is None:
-                    executed = True
-                    try:
-                        code, info, fields = 0, "", self.state.execute(command, body)
-                    except Failure as failure:
-                        code, info, fields = failure.code, failure.info, {}
-                    fault = plan.after
-                else:
-                    code, info, fields = 0, "", {}
-            except Failure as failure:
-                code, info, fields = failure.code, failure.info, {}
-            reply = self._reply(request_id, code, info, fields, fault, delay)
-            if fault is not None and fault.kind == "error":
-                code = fault.code
-            self.requests.append(
-                RequestRecord(
-                    time=now,
-                    method=method,
-                    path=path,
-                    command=command,
-                    query={k: ("<redacted>" if k == "usersig" else v) for k, v in query.items()},
-                    body=body,
-                    http_status=reply.status,
-                    error_code=None if fault is not None and fault.kind != "error" else code,
-                    request_id=None if reply.drop or reply.status != 200 else request_id,
-                    executed=executed,
-                    fault=None if fault is None else fault.kind,
-                )
-            )
-            return reply
-
-    @staticmethod
-    def _reply(
-        request_id: str,
-        code: int,
-        info: str,
-        fields: Mapping[str, Any],
-        fault: FaultAction | None,
-        delay: float,
-    ) -> Reply:
-        if fault is not None and fault.kind == "http":
-            headers = ((b"content-type", b"text/html"),) if fault.body else ()
-            return Reply(fault.http_status, headers, fault.body, delay=delay)
-        if fault is not None and fault.kind == "error":
-            code, info, fields = fault.code, "injected fault", {}
-        payload = _envelope(request_id, code, info, fields)
-        if fault is not None and fault.kind == "drop":
-            # Declare the full length but send only half: the server must abort the connection
-            # and the client sees a truncated response (see EmulatorApp).
-            return Reply(200, _JSON_HEADERS, payload, drop=True, delay=delay)
-        return Reply(200, _JSON_HEADERS, payload, delay=delay)
-
-    @staticmethod
-    def _route(path: str) -> str:
-        command = path[len(PATH_PREFIX) :] if path.startswith(PATH_PREFIX) else ""
-        if not _COMMAND_RE.fullmatch(command):
-            raise Failure(C.BAD_RESOURCE, "request resource error: not an Official Account URL")
-        return command
-
-    @staticmethod
-    def _parse_query(raw_query: bytes) -> dict[str, str]:
-        try:
-            pairs = urllib.parse.parse_qsl(
-                raw_query.decode("ascii"), keep_blank_values=True, errors="strict"
-            )
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise Failure(C.HTTP_PARSE_ERROR, "the query string cannot be parsed") from exc
-        query: dict[str, str] = {}
-        for key, value in pairs:
-            query.setdefault(key, value)  # the first occurrence wins (INFERRED)
-        return query
-
-    def _check_query(self, query: Mapping[str, str], now: float) -> None:
-        raw_appid = query.get("sdkappid", "")
-        if not raw_appid:
-            raise Failure(C.SDKAPPID_MISSING, "sdkappid is missing from the URL")
-        if not _DECIMAL_RE.fullmatch(raw_appid) or int(raw_appid) != self.sdkappid:
-            raise Failure(C.SDKAPPID_INVALID, "sdkappid is not valid for this service")
-        identifier = query.get("identifier", "")
-        if identifier not in self.admins:
-            raise Failure(C.ADMIN_REQUIRED, "identifier must be an App admin account")
-        usersig = query.get("usersig", "")
-        if not usersig:
-            raise Failure(C.USERSIG_EMPTY, "usersig is missing or empty")
-        self.verifier.verify(usersig, identifier=identifier, sdkappid=self.sdkappid, now=now)
-        raw_random = query.get("random", "")
-        if not _DECIMAL_RE.fullmatch(raw_random) or int(raw_random) > L.U32_MAX:
-            raise Failure(C.HTTP_PARSE_ERROR, "random must be an unsigned 32-bit integer")
-        if query.get("contenttype") != "json":
-            raise Failure(C.HTTP_PARSE_ERROR, "contenttype must be json")
-
-    @staticmethod
-    def _parse_body(raw_body: bytes) -> dict[str, Any]:
-        if not raw_body.strip():
-            raise Failure(C.JSON_PARSE_ERROR, "the request body is empty; send {} at least")
-        try:
-            body = json.loads(raw_body)
-        except ValueError as exc:  # also covers UnicodeDecodeError
-            raise Failure(C.JSON_PARSE_ERROR, "the request body is not valid JSON") from exc
-        if not isinstance(body, dict):
-            raise Failure(C.JSON_PARSE_ERROR, "the request body must be a JSON object")
-        return body
 
 
 class DroppedConnection(Exception):
@@ -286,6 +20,10 @@ class DroppedConnection(Exception):
 
     Servers log exceptions that escape an app; ``serve()`` filters out the ones of this type.
     """
+
+
+class _ClientGone(Exception):
+    """The client disconnected before the request body was complete."""
 
 
 class EmulatorApp:
@@ -296,6 +34,11 @@ class EmulatorApp:
     and its client raises ``httpx.RemoteProtocolError``; in-process, ``Emulator.transport()``
     detects the short body and raises the same error. A bare ``httpx.ASGITransport`` just
     returns the truncated body.
+
+    The body is read only up to the gateway's ``max_body_bytes``: a larger ``content-length`` is
+    refused before a byte of the body is read, and a body that turns out larger (chunked, or a
+    lying header) is refused as soon as the count passes the cap. Either way the rest is never
+    read, and a real server then closes the connection after the answer.
     """
 
     def __init__(self, gateway: Gateway) -> None:
@@ -310,10 +53,11 @@ class EmulatorApp:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        raw_body = await self._read_body(receive)
-        if raw_body is None:
-            return  # the client went away
-        reply = self._gateway.handle(
+        try:
+            raw_body = await self._read_body(scope, receive, self._gateway.max_body_bytes)
+        except _ClientGone:
+            return
+        reply = await self._gateway.handle(
             scope["method"], scope["path"], scope.get("query_string", b""), raw_body
         )
         if reply.delay > 0:
@@ -330,13 +74,24 @@ class EmulatorApp:
             raise DroppedConnection("connection dropped on purpose (fault injection)") from exc
 
     @staticmethod
-    async def _read_body(receive: Receive) -> bytes | None:
+    async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes | None:
+        """The body, or None when it is over ``cap`` bytes (the rest is left unread)."""
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"content-length":
+                declared = value.strip()
+                if declared.isdigit() and int(declared) > cap:
+                    return None
         chunks = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
                 return None
-            chunks.append(message.get("body", b""))
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 

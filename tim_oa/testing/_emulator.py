@@ -5,19 +5,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
 from .. import _limits as L
-from ._asgi import EmulatorApp, Gateway, RequestRecord
-from ._clock import ManualClock
+from ._asgi import EmulatorApp
+from ._backend import Backend
+from ._clock import ManualClock, SessionClock
 from ._failure import Failure
 from ._faults import FaultInjector, Faults
+from ._gateway import MAX_BODY_BYTES, Gateway, RequestRecord
+from ._handlers import Call, Pending, execute
 from ._ratelimit import CommandRateLimiter
-from ._state import AccountRecord, State
+from ._records import AccountRecord
 from ._transport import EmulatorTransport
 from ._usersig import UserSigVerifier
+from ._webhooks import DEFAULT_TIMEOUT as WEBHOOK_TIMEOUT
+from ._webhooks import ASGIApp, WebhookRecord, WebhookSender
 
 if TYPE_CHECKING:
     from tim_oa import Session
@@ -55,6 +61,16 @@ class Emulator:
             disables.
         service_enabled: False makes every command fail with 131000 (service not enabled).
         request_log_size: how many requests ``requests`` keeps (the most recent); None keeps all.
+        max_body_bytes: the largest request body read (default 1 MiB, far above any legal
+            request); a larger one is answered 60002 without being read.
+        webhook_url: send the 11 Official Account callbacks to this http(s) URL (see
+            ``tim_oa.testing._webhooks`` for when each fires and how answers are honoured).
+        webhook_app: send them to this ASGI app in-process instead (at ``webhook_url``'s path
+            when both are given). Either one turns webhooks on.
+        webhook_token: the callback authentication token: each callback then carries
+            ``RequestTime`` and ``Sign``.
+        webhook_timeout: how long a callback may take before it counts as unanswered (Tencent's
+            2 s); a before callback left unanswered lets the action proceed.
     """
 
     def __init__(
@@ -73,18 +89,25 @@ class Emulator:
         broadcasts_per_hour: int | None = L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
         service_enabled: bool = True,
         request_log_size: int | None = 10_000,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        webhook_url: str | None = None,
+        webhook_app: ASGIApp | None = None,
+        webhook_token: str | None = None,
+        webhook_timeout: float = WEBHOOK_TIMEOUT,
     ) -> None:
         if isinstance(admins, str):
             raise TypeError("admins must be a sequence of identifiers, not one string")
         if not admins:
             raise ValueError("at least one admin identifier is required")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
         self.sdkappid = int(sdkappid)
         self._secret_key = secret_key
         self.admins: tuple[str, ...] = tuple(admins)
         self.clock = clock
         self.seed = seed
         self._lock = threading.Lock()
-        self._state = State(
+        self._backend = Backend(
             clock=clock,
             seed=seed,
             known_users=None if known_users is None else frozenset(known_users),
@@ -93,16 +116,31 @@ class Emulator:
             broadcasts_per_hour=broadcasts_per_hour,
         )
         self._injector = FaultInjector(faults, seed)
+        self._webhooks = (
+            None
+            if webhook_url is None and webhook_app is None
+            else WebhookSender(
+                sdkappid=self.sdkappid,
+                url=webhook_url,
+                app=webhook_app,
+                token=webhook_token,
+                timeout=webhook_timeout,
+                clock=clock,
+                log_size=request_log_size,
+            )
+        )
         self._gateway = Gateway(
             sdkappid=self.sdkappid,
             admins=self.admins,
             verifier=UserSigVerifier(secret_key),
-            state=self._state,
+            backend=self._backend,
             injector=self._injector,
             limiter=None if rate_limit is None else CommandRateLimiter(rate_limit),
             lock=self._lock,
             log_size=request_log_size,
             service_enabled=service_enabled,
+            max_body_bytes=max_body_bytes,
+            webhooks=self._webhooks,
         )
         self._app = EmulatorApp(self._gateway)
 
@@ -144,13 +182,13 @@ class Emulator:
     @property
     def known_users(self) -> frozenset[str] | None:
         """The imported user accounts, or None when any user id is accepted; assignable."""
-        users = self._state.known_users
+        users = self._backend.known_users
         return None if users is None else frozenset(users)
 
     @known_users.setter
     def known_users(self, value: Collection[str] | None) -> None:
         with self._lock:
-            self._state.known_users = None if value is None else frozenset(value)
+            self._backend.known_users = None if value is None else frozenset(value)
 
     # -- clients --
 
@@ -166,8 +204,10 @@ class Emulator:
         """A ``tim_oa.Session`` bound to this emulator in-process.
 
         It signs with a real ``tim_oa.UserSigSigner`` for this emulator's app and key, as the first
-        admin. Any keyword overrides the defaults or adds a Session option, e.g.
-        ``usersig="..."``, ``identifier="bob"`` or ``max_retries=0``.
+        admin. With ``Emulator(clock=ManualClock())`` the session also waits in that manual time
+        (``clock=self.clock_for_session()``), so its backoff, pacing and rate-limit waits cost no
+        real time. Any keyword overrides the defaults or adds a Session option, e.g.
+        ``usersig="..."``, ``identifier="bob"``, ``max_retries=0`` or ``clock=...``.
         """
         import tim_oa  # lazy: the emulator shares no code path with the client otherwise
 
@@ -183,6 +223,8 @@ class Emulator:
             )
         if "transport" not in settings and "http_client" not in settings:
             settings["transport"] = self.transport()
+        if "clock" not in settings and isinstance(self.clock, ManualClock):
+            settings["clock"] = self.clock_for_session()
         return tim_oa.Session(**settings)
 
     # -- direct access for tests --
@@ -190,13 +232,16 @@ class Emulator:
     def call(self, command: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Run a command directly against the state and return the response envelope.
 
-        Skips HTTP, authentication, rate limiting, the service switch and faults, and is not
-        logged in ``requests``: it is meant for arranging state quickly (for example
-        subscribing 100 000 users before a test pages through them).
+        Skips HTTP, authentication, rate limiting, the service switch, faults and webhooks (no
+        callback is sent, before or after), and is not logged in ``requests``: it is meant for
+        arranging state quickly (for example subscribing 100 000 users before a test pages
+        through them).
         """
         with self._lock:
             try:
-                fields = self._state.execute(command, dict(body))
+                call = Call(self.admins[0])  # webhooks off: the result is never Pending
+                fields = execute(self._backend, command, dict(body), call)
+                assert not isinstance(fields, Pending)
             except Failure as failure:
                 return {
                     "ActionStatus": "FAIL",
@@ -251,31 +296,82 @@ class Emulator:
             return list(self._gateway.requests)
 
     @property
+    def webhook_log(self) -> list[WebhookRecord]:
+        """The callbacks sent, oldest first (a copy): what was sent and what came back.
+
+        Empty when webhooks are off; keeps the most recent ``request_log_size`` records. After
+        callbacks appear once delivered; ``await webhooks_idle()`` first to see them all.
+        """
+        return [] if self._webhooks is None else self._webhooks.records()
+
+    @property
+    def webhook_timeout(self) -> float:
+        """How long one callback may take (``webhook_timeout``; 2 s by default)."""
+        return self._webhooks.timeout if self._webhooks is not None else WEBHOOK_TIMEOUT
+
+    async def webhooks_idle(self) -> None:
+        """Wait until every after callback queued so far has been delivered (or given up on).
+
+        Each delivery takes at most ``webhook_timeout``; wrap the call in ``anyio.fail_after``
+        to bound the wait. Returns at once when webhooks are off.
+        """
+        if self._webhooks is not None:
+            await self._webhooks.idle()
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """Counters of what the emulator answered over HTTP since creation or ``reset()``.
+
+        A read-only snapshot with these keys: ``"requests"`` (every HTTP request, answered or
+        dropped), ``"rate_limited"`` (60007 answers for the per-command rate limit),
+        ``"send_paced"`` (60018: a send within a second of the account's last one),
+        ``"hourly_cap"`` (60019: the account's broadcasts per hour), ``"faults"`` (injected
+        faults that fired, targeted or random). ``call()`` is not counted.
+        """
+        with self._lock:
+            return MappingProxyType(dict(self._gateway.stats))
+
+    @property
     def accounts(self) -> dict[str, AccountRecord]:
         """A snapshot of every live account, keyed by id (destroyed ones are gone)."""
         with self._lock:
-            return self._state.snapshot()
+            return self._backend.snapshot()
 
     def account(self, account_id: str) -> AccountRecord:
         """A snapshot of one live account; ``KeyError`` if it does not exist."""
         with self._lock:
-            return self._state.accounts[account_id].snapshot()
+            return self._backend.accounts[account_id].snapshot()
 
     def subscriptions(self, user_id: str) -> frozenset[str]:
         """The ids of the accounts ``user_id`` subscribes to."""
         with self._lock:
-            return frozenset(self._state.user_index.get(user_id, ()))
+            return frozenset(self._backend.user_index.get(user_id, ()))
 
     def reset(self) -> None:
-        """Forget all accounts, logged requests, rate-limit state and pending faults.
+        """Forget the state: accounts, requests, stats, limits, faults, webhook log and queue.
 
-        Configuration (app, key, admins, limits, random faults, seed) is kept; id generation and
+        That is: all accounts, logged requests, ``stats``, rate-limit state, pending faults, the
+        webhook log and after callbacks not delivered yet. Configuration (app, key, admins, limits,
+        random faults, seed) is kept; id generation and
         the random fault stream restart from the seed.
         """
         with self._lock:
-            self._state.reset()
+            self._backend.reset()
             self._gateway.reset()
             self._injector.reset()
+        if self._webhooks is not None:
+            self._webhooks.reset()
+
+    def clock_for_session(self) -> SessionClock:
+        """A clock for ``Session(clock=...)`` that waits in this emulator's manual time.
+
+        The session's backoff, pacing and rate-limit waits then advance the ``ManualClock``
+        instead of sleeping (see ``SessionClock``). Raises ``TypeError`` when the emulator was
+        built with another clock.
+        """
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("clock_for_session() needs Emulator(clock=ManualClock())")
+        return SessionClock(self.clock)
 
     def advance(self, seconds: float) -> float:
         """Move a ``ManualClock`` forward and return the new time.

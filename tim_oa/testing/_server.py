@@ -100,6 +100,26 @@ def serve(
     """
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to serve on non-loopback host {host!r}; pass allow_remote=True")
+
+    with serve_asgi(emulator.app, host, port, log_level=log_level, access_log=access_log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_asgi(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn in a background thread; yield its base URL.
+
+    What ``serve`` runs, without its loopback check (the caller's job): the socket is bound
+    first, the context is entered once the server accepts connections, and on exit the server
+    stops. The tests use it to serve a webhook receiver beside an emulator.
+    """
     try:
         import uvicorn
     except ImportError as exc:
@@ -111,7 +131,7 @@ def serve(
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        emulator.app,
+        app,
         log_config=None,
         log_level=log_level,
         access_log=access_log,

@@ -6,7 +6,9 @@ the error code the reference gives it:
 1. undo the URL-safe base64 alphabet, base64-decode, zlib-inflate, parse JSON → else 70003;
 2. ``TLS.identifier`` equals the ``identifier`` query parameter → else 70013;
 3. ``TLS.sdkappid`` equals the ``sdkappid`` query parameter → else 70014;
-4. ``now <= TLS.time + TLS.expire`` → else 70001 (there is no "not before" check);
+4. ``int(now) <= TLS.time + TLS.expire`` → else 70001 (there is no "not before" check). Whole
+   seconds, as Tencent's Go and PHP verifiers compare them (reference §6.2): a UserSig is still
+   valid during the whole second ``TLS.time + TLS.expire``;
 5. the HMAC over the decoded fields matches ``TLS.sig`` → else 70009.
 
 ``TLS.ver`` is not checked, as in the official verifiers. A document missing one of the fields, or
@@ -145,7 +147,7 @@ class UserSigVerifier:
                 ErrorCode.USERSIG_SDKAPPID_MISMATCH,
                 "sdkappid does not match the sdkappid the UserSig was issued for",
             )
-        if now > decoded.time + decoded.expire:
+        if int(now) > decoded.time + decoded.expire:
             raise Failure(ErrorCode.USERSIG_EXPIRED, "UserSig expired")
         if not decoded.signature_ok:
             raise Failure(ErrorCode.USERSIG_MISMATCH, "UserSig signature check failed")

@@ -1,0 +1,268 @@
+"""Checks of the session's own options, run when a session is made (or derived) and never later.
+
+Each raises :class:`ValidationError` naming the argument. The request loop in ``_base.py`` can then
+trust every value it reads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+
+from . import _limits as L
+from ._clock import DEFAULT_CLOCK, Clock
+from ._errors import ValidationError
+from ._regions import Region
+from ._retry import RetryPolicy
+from .limiters import Limiter
+
+UNSET: Any = object()
+"""Marks an option a caller of ``with_options`` did not give."""
+
+TENCENT_DOMAINS = (".qq.com", ".qcloud.com", ".my-imcloud.com")
+"""Hosts under these domains are Tencent's: plain ``http://`` to them is refused by default."""
+
+_REGION_HOSTS = frozenset(h for region in Region for h in (region.host, region.backup_host))
+
+
+def check_identifier(value: object) -> str:
+    """The admin identifier: a non-empty string without control characters or line breaks."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"identifier must be a str, not {type(value).__name__}", field="identifier"
+        )
+    if not value:
+        raise ValidationError("identifier must not be empty", field="identifier")
+    for ch in value:
+        # Control characters (newlines included), lone surrogates and Unicode line breaks would
+        # reach the query string or break UTF-8 encoding.
+        if ch < " " or "\x7f" <= ch <= "\x9f" or "\ud800" <= ch <= "\udfff" or ch in "\u2028\u2029":
+            raise ValidationError(
+                f"identifier must not contain control characters, got {value!r}",
+                field="identifier",
+            )
+    return value
+
+
+def is_tencent_host(host: str) -> bool:
+    """Whether ``host`` is one of Tencent's API hosts (a region's, or under its domains)."""
+    host = host.lower().rstrip(".")
+    if host in _REGION_HOSTS:
+        return True
+    return any(host.endswith(suffix) or host == suffix[1:] for suffix in TENCENT_DOMAINS)
+
+
+def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
+    """An ``http(s)://host[:port][/prefix]`` URL; plain http to a Tencent host only if allowed."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"base_url must be a str, not {type(value).__name__}", field="base_url"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValidationError(f"base_url is not a valid URL: {value!r}", field="base_url") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.query
+        or parts.fragment
+        or any(ch <= " " or ch == "\x7f" for ch in value)
+    ):
+        raise ValidationError(
+            f"base_url must be an http(s) URL without query or fragment, got {value!r}",
+            field="base_url",
+        )
+    if parts.scheme == "http" and is_tencent_host(host) and not allow_insecure_http:
+        raise ValidationError(
+            f"base_url sends the UserSig in clear text to Tencent's host {host!r}: use https, "
+            "or pass allow_insecure_http=True",
+            field="base_url",
+        )
+    return value.rstrip("/")
+
+
+def resolve_base_url(
+    region: object, base_url: object, *, use_backup_domain: object, allow_insecure_http: object
+) -> str:
+    """The session's base URL from exactly one of ``region=`` and ``base_url=``."""
+    if (region is None) == (base_url is None):
+        raise ValidationError(
+            "give exactly one of region= (a tim_oa.Region) or base_url=", field="region"
+        )
+    if region is not None and not isinstance(region, Region):
+        raise ValidationError("region must be a tim_oa.Region", field="region")
+    backup = check_bool(use_backup_domain, "use_backup_domain")
+    insecure = check_bool(allow_insecure_http, "allow_insecure_http")
+    if isinstance(region, Region):
+        base_url = region.base_url(backup=backup)
+    return check_base_url(base_url, allow_insecure_http=insecure)
+
+
+def check_http_options(http_client: object, transport: object, backend: object) -> None:
+    """``http_client=``, ``transport=`` (not both) and ``backend=``."""
+    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+        raise ValidationError("http_client must be an httpx.AsyncClient", field="http_client")
+    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        raise ValidationError("transport must be an httpx.AsyncBaseTransport", field="transport")
+    if http_client is not None and transport is not None:
+        raise ValidationError("give http_client= or transport=, not both", field="transport")
+    if backend != "httpx":
+        raise ValidationError(
+            f"backend must be 'httpx' (the only one this version has), got {backend!r}",
+            field="backend",
+        )
+
+
+def check_clock(clock: object) -> Clock:
+    """``clock=``: ``None`` (the event loop's) or an object with ``monotonic`` and ``sleep``."""
+    if clock is None:
+        return DEFAULT_CLOCK
+    if not isinstance(clock, Clock):
+        raise ValidationError(
+            "clock must have monotonic() and an async sleep(seconds)", field="clock"
+        )
+    return clock
+
+
+def check_limiter_options(limiter: object, rate_limit: object, send_rate: object) -> None:
+    """A ``limiter=`` replaces ``rate_limit=``/``send_rate=``: they must keep their defaults."""
+    if limiter is None:
+        return
+    if rate_limit != L.CALLS_PER_SECOND:
+        raise ValidationError("give limiter= or rate_limit=, not both", field="rate_limit")
+    if send_rate != L.SENDS_PER_SECOND_PER_ACCOUNT:
+        raise ValidationError("give limiter= or send_rate=, not both", field="send_rate")
+
+
+def check_derived_limiter(
+    limiter: object, rate_limit: object, send_rate: object, *, has_limiter: bool
+) -> None:
+    """``with_options``: new rates exclude a new ``limiter=`` and the parent's own limiter.
+
+    ``limiter=None`` together with new rates goes back to local pacing.
+    """
+    given = [
+        name for name, v in (("rate_limit", rate_limit), ("send_rate", send_rate)) if v is not UNSET
+    ]
+    if not given:
+        return
+    if limiter is not UNSET and limiter is not None:
+        raise ValidationError(f"give limiter= or {given[0]}=, not both", field=given[0])
+    if limiter is UNSET and has_limiter:
+        raise ValidationError(
+            f"this session paces with its limiter=; pass limiter=None with {given[0]}=",
+            field=given[0],
+        )
+
+
+def check_limiter(limiter: object) -> Limiter | None:
+    """``limiter=``: ``None`` or an object with the :class:`~tim_oa.limiters.Limiter` methods."""
+    if limiter is not None and not isinstance(limiter, Limiter):
+        raise ValidationError(
+            "limiter must have async acquire(command, *, app) and acquire_send(account_id, *, app)"
+            " (see tim_oa.limiters)",
+            field="limiter",
+        )
+    return limiter
+
+
+def check_bool(value: object, name: str) -> bool:
+    """A real bool."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be a bool, not {type(value).__name__}", field=name)
+    return value
+
+
+def check_count(value: object, name: str, *, minimum: int) -> int:
+    """An int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(
+            f"{name} must be an int of at least {minimum}, got {value!r}", field=name
+        )
+    return value
+
+
+def check_seconds(value: object, name: str, *, optional: bool = True) -> float | None:
+    """A positive, finite number of seconds (or ``None`` when optional)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            f"{name} must be a number of seconds, not {type(value).__name__}", field=name
+        )
+    if not (value > 0 and math.isfinite(value)):
+        raise ValidationError(f"{name} must be positive and finite, got {value!r}", field=name)
+    return float(value)
+
+
+def check_timeout(value: object) -> float | httpx.Timeout | None:
+    """``timeout=``: ``None``, positive finite seconds, or an ``httpx.Timeout``."""
+    if isinstance(value, httpx.Timeout):
+        for part in (value.connect, value.read, value.write, value.pool):
+            if part is not None:
+                check_seconds(part, "timeout")
+        return value
+    return check_seconds(value, "timeout")
+
+
+def attempt_seconds(timeout: float | httpx.Timeout | None, default: float) -> float:
+    """One number of seconds for a timeout setting (the longest of an ``httpx.Timeout``'s)."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, httpx.Timeout):
+        parts = [p for p in (timeout.connect, timeout.read, timeout.write, timeout.pool) if p]
+        return max(parts) if parts else default
+    return timeout
+
+
+def check_user_agent(value: object) -> str | None:
+    """``None`` or a header-safe string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(ch < " " or ch == "\x7f" for ch in value):
+        raise ValidationError(
+            "user_agent must be a non-empty string without control characters", field="user_agent"
+        )
+    return value
+
+
+def resolve_retry(
+    retry: object, max_retries: object, retry_deadline: object, base: RetryPolicy
+) -> RetryPolicy:
+    """The retry policy from ``retry=`` and the shortcuts (``UNSET`` when not given).
+
+    Without a policy, the shortcuts change ``base``. With one, a shortcut must agree with it.
+    """
+    if max_retries is not UNSET:
+        check_count(max_retries, "max_retries", minimum=0)
+    if retry_deadline is not UNSET:
+        check_seconds(retry_deadline, "retry_deadline")
+    if retry is UNSET or retry is None:
+        changes: dict[str, Any] = {}
+        if max_retries is not UNSET:
+            changes["max_retries"] = max_retries
+        if retry_deadline is not UNSET:
+            changes["deadline"] = retry_deadline
+        return attrs.evolve(base, **changes) if changes else base
+    if not isinstance(retry, RetryPolicy):
+        raise ValidationError(
+            f"retry must be a tim_oa.RetryPolicy, not {type(retry).__name__}", field="retry"
+        )
+    if max_retries is not UNSET and max_retries != retry.max_retries:
+        raise ValidationError(
+            f"max_retries={max_retries!r} disagrees with retry.max_retries={retry.max_retries!r}",
+            field="max_retries",
+        )
+    if retry_deadline is not UNSET and retry_deadline != retry.deadline:
+        raise ValidationError(
+            f"retry_deadline={retry_deadline!r} disagrees with retry.deadline={retry.deadline!r}",
+            field="retry_deadline",
+        )
+    return retry
