@@ -37,12 +37,13 @@ app id is in braces: a Redis Cluster hash tag, so the two keys of one script sha
 
 **When Redis fails.** Each Redis operation is bounded by ``timeout``. On an error or a timeout
 the limiter logs one WARNING for the outage and, by default (``on_redis_error="fallback"``),
-paces this process locally at ``fallback_share`` of each rate (set it to 1 / the number of
-processes). It asks Redis again at most once per ``retry_redis_after`` seconds, on the next call
-after that; meanwhile calls do not touch Redis (no call waits for a dead server's timeout more
-than once per ``retry_redis_after``). When Redis answers, shared pacing resumes and an INFO line
-says so. With ``on_redis_error="raise"`` the calls that would have used Redis raise
-:class:`~tim_oa.TimOAError` instead. There is no retry loop and no silent bypass.
+paces this process alone (a ``LocalLimiter``) at ``fallback_share`` of each rate (set it to
+1 / the number of processes). It asks Redis again at most once per ``retry_redis_after``
+seconds, on the next call after that; meanwhile calls do not touch Redis (no call waits for a
+dead server's timeout more than once per ``retry_redis_after``). When Redis answers, shared
+pacing resumes and an INFO line says so. With ``on_redis_error="raise"`` the calls that would
+have used Redis raise :class:`~tim_oa.TimOAError` instead. There is no retry loop and no silent
+bypass.
 
 **Why a script of our own, not** ``limits``. ``limits`` (its async Redis strategies) is well kept,
 but it decides "hit or refuse" for a fixed or moving window: a caller refused must poll, and many
@@ -63,8 +64,9 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
+from ._clock import DEFAULT_CLOCK, Clock
 from ._errors import TimOAError, ValidationError
 
 if TYPE_CHECKING:
@@ -154,26 +156,6 @@ return 0
 moved back, 2 when the slot was kept for the next caller, 0 when it had already passed."""
 
 
-class _Clock(Protocol):
-    """A monotonic clock and a way to wait on it (the same shape as ``tim_oa.limiters.Clock``)."""
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class _LoopClock:
-    """The running asyncio loop's clock, and :func:`asyncio.sleep`."""
-
-    __slots__ = ()
-
-    def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
 _Script = Callable[..., Awaitable[Any]]  # redis-py's AsyncScript: (keys=, args=) -> answer
 
 
@@ -193,39 +175,6 @@ def _check_share(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
         raise ValidationError(f"{name} must be a number in (0, 1], got {value!r}", field=name)
     return float(value)
-
-
-class _LocalPacing:
-    """The fallback while Redis is away: one "next free time" per key, in this process only.
-
-    A cancelled waiter gives its slot back when it is still the last one; other cancelled slots
-    are lost (bounded by the cancellations during an outage).
-    """
-
-    __slots__ = ("_clock", "_next")
-
-    _PRUNE_ABOVE = 10_000
-
-    def __init__(self, clock: _Clock) -> None:
-        self._clock = clock
-        self._next: dict[tuple[str, int, str], float] = {}
-
-    async def wait(self, key: tuple[str, int, str], interval: float) -> None:
-        clock = self._clock
-        now = clock.monotonic()
-        if len(self._next) >= self._PRUNE_ABOVE:
-            self._next = {k: t for k, t in self._next.items() if t > now}
-        slot = max(self._next.get(key, -math.inf), now)
-        self._next[key] = slot + interval
-        if slot <= now:
-            await asyncio.sleep(0)  # still a checkpoint, so a loop of calls stays cancellable
-            return
-        try:
-            await clock.sleep(slot - now)
-        except BaseException:
-            if self._next.get(key) == slot + interval:
-                self._next[key] = slot
-            raise
 
 
 class RedisLimiter:
@@ -292,7 +241,7 @@ class RedisLimiter:
         fallback_share: float = 0.25,
         retry_redis_after: float = 1.0,
         late_tolerance: float = _LATE_TOLERANCE,
-        clock: _Clock | None = None,
+        clock: Clock | None = None,
     ) -> None:
         register = getattr(redis, "register_script", None)
         if not callable(register):
@@ -316,13 +265,11 @@ class RedisLimiter:
         self.fallback_share = _check_share(fallback_share, "fallback_share")
         self.retry_redis_after = _check_positive(retry_redis_after, "retry_redis_after")
         self.late_tolerance = _check_positive(late_tolerance, "late_tolerance")
-        if clock is not None and not (
-            callable(getattr(clock, "monotonic", None)) and callable(getattr(clock, "sleep", None))
-        ):
+        if clock is not None and not isinstance(clock, Clock):
             raise ValidationError(
                 "clock must have monotonic() and an async sleep(seconds)", field="clock"
             )
-        self._clock: _Clock = _LoopClock() if clock is None else clock
+        self._clock: Clock = DEFAULT_CLOCK if clock is None else clock
         try:
             from redis.exceptions import RedisError
         except ImportError:  # a client-like object without redis-py: only OSError applies
@@ -331,7 +278,15 @@ class RedisLimiter:
             self._redis_errors = (RedisError, OSError)
         self._reserve: _Script = register(_RESERVE)
         self._release: _Script = register(_RELEASE)
-        self._fallback = _LocalPacing(self._clock)
+        from .limiters import LocalLimiter  # here: tim_oa.limiters may import this module
+
+        share = self.fallback_share
+        self._fallback = LocalLimiter(
+            None if self.rate is None else self.rate * share,
+            None if self.send_rate is None else self.send_rate * share,
+            clock=self._clock,
+            margin=self.margin,
+        )
         self._down: str | None = None  # why Redis counts as unavailable, during an outage
         self._next_probe = -math.inf
         self._usual_rtt = math.inf  # the shortest recent round trip of the reserve script
@@ -375,7 +330,7 @@ class RedisLimiter:
         if self._down is not None:
             now = self._clock.monotonic()
             if now < self._next_probe:
-                await self._without_redis(kind, app, name, rate)
+                await self._without_redis(kind, app, name)
                 return
             # This caller asks Redis; the others keep to the fallback meanwhile.
             self._next_probe = now + self.retry_redis_after
@@ -391,7 +346,7 @@ class RedisLimiter:
                 failure = str(exc)
             if failure is not None:
                 self._mark_down(failure)
-                await self._without_redis(kind, app, name, rate)
+                await self._without_redis(kind, app, name)
                 return
             if self._down is not None:
                 logger.info("Redis answers again; the rate limit is shared through it again")
@@ -486,10 +441,10 @@ class RedisLimiter:
                     self.retry_redis_after,
                 )
 
-    async def _without_redis(
-        self, kind: Literal["call", "send"], app: int, name: str, rate: float
-    ) -> None:
+    async def _without_redis(self, kind: Literal["call", "send"], app: int, name: str) -> None:
         if self.on_redis_error == "raise":
             raise TimOAError(f"the shared rate limiter cannot reach Redis: {self._down}")
-        interval = 1.0 / (rate * self.margin * self.fallback_share)
-        await self._fallback.wait((kind, app, name), interval)
+        if kind == "call":
+            await self._fallback.acquire(name, app=app)
+        else:
+            await self._fallback.acquire_send(name, app=app)

@@ -41,7 +41,7 @@ def _has_session_limiter() -> bool:
 
 pytestmark = pytest.mark.skipif(
     not _has_session_limiter(),
-    reason="needs Session(limiter=) and tim_oa.limiters.RedisLimiter (pipeline branch, at merge)",
+    reason="needs tim_oa.limiters.RedisLimiter (re-exported from tim_oa._redis_limiter at merge)",
 )
 
 
