@@ -27,6 +27,7 @@ UserSig, a secret key or a request URL (whose query string carries the UserSig):
     ├── MissingResultError                     an id the server's answer left out
     ├── SessionClosedError                     a call on (or a retry after) a closed session
     ├── EventLoopError                         a session used from an event loop it cannot serve
+    ├── LimiterUnavailableError                a shared limiter's store (Redis) cannot be reached
     └── WebhookError                           a callback that cannot be accepted; carries .reason
 
 Which class an API error code raises, and whether it is worth retrying, is decided by the one
@@ -252,6 +253,13 @@ class SessionClosedError(TimOAError):
 
 class EventLoopError(TimOAError):
     """The session cannot serve a call from this event loop (see the README, "Event loops")."""
+
+
+class LimiterUnavailableError(TimOAError):
+    """A shared rate limiter cannot reach its store (``RedisLimiter(..., on_redis_error="raise")``).
+
+    Raised instead of sending without a limit; the default policy falls back to a local limiter.
+    """
 
 
 class WebhookError(TimOAError):

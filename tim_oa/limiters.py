@@ -30,7 +30,7 @@ from ._clock import DEFAULT_CLOCK, AnyioClock, Clock
 from ._errors import ValidationError
 from ._ratelimit import KeyedPacers, Pacer
 
-__all__ = ["DEFAULT_MARGIN", "AnyioClock", "Clock", "Limiter", "LocalLimiter"]
+__all__ = ["DEFAULT_MARGIN", "AnyioClock", "Clock", "Limiter", "LocalLimiter", "RedisLimiter"]
 
 DEFAULT_MARGIN = 0.97
 """The share of each documented rate a :class:`LocalLimiter` plans for.
@@ -131,3 +131,7 @@ class LocalLimiter:
         """Wait for one broadcast slot of ``account_id`` of app ``app``."""
         if self._sends is not None:
             await self._sends.acquire((app, account_id))
+
+
+# The shared limiter lives in its own module; importing it does not import redis-py.
+from ._redis_limiter import RedisLimiter  # noqa: E402
