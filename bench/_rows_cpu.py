@@ -166,6 +166,15 @@ LIB_ADD = _cpu_measurement(
 BARE_ADD = _cpu_measurement(
     "httpx.add100.10", _bare(C.BareHttpx), _bare_add, 10, calls=600, check=_check_add_bare
 )
+# A Session as constructed with no options at all (the documented 200 calls/s limit included),
+# so the row measures the default configuration, not one tuned for the bench.
+LIB_DEFAULT_50 = _cpu_measurement(
+    "lib.default.get_info.50",
+    lambda ctx: C.session(ctx.server.base_url),
+    lambda oa: oa.call("get_official_account_info", CALL_BODY),
+    50,
+    calls=600,
+)
 # Other ways to configure bare httpx for 50 callers; the cheapest one is the baseline.
 HTTPX_CONFIGS_50 = [
     _cpu_measurement(
@@ -305,7 +314,7 @@ def rows() -> list[Row]:
             "cpu.config.50",
             "default Session vs cheapest bare httpx config, 50 callers",
             "≤ 1.15x",
-            [LIB_GET[50], BARE_GET[50], *HTTPX_CONFIGS_50],
+            [LIB_DEFAULT_50, BARE_GET[50], *HTTPX_CONFIGS_50],
             _cheapest,
         )
     )

@@ -463,3 +463,17 @@ def test_waiters_of_an_abandoned_event_loop_do_not_block_the_next_one() -> None:
         task.cancel()
         old_loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
         old_loop.close()
+
+
+def test_without_a_rate_the_adaptive_bound_keeps_the_pool_small() -> None:
+    async def main() -> tuple[int, int]:
+        bounds = []
+        for rate in (None, 200.0):
+            async with session_on(StrictServer(rtt=0.2), rate_limit=rate) as oa:
+                await _flood(oa, 50)
+                bounds.append(oa.in_flight_limit)
+        return bounds[0], bounds[1]
+
+    unlimited, limited = on_virtual_clock(main)
+    assert unlimited == 16  # nothing to size it by: a small pool, not the cap of 64
+    assert limited == 50  # the same round trip with a rate: 200/s x 200 ms x 1.25

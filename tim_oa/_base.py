@@ -69,6 +69,9 @@ ADAPTIVE_MIN = 4
 """The adaptive in-flight bound never goes below this."""
 ADAPTIVE_CAP = 64
 """The adaptive in-flight bound never goes above this; also the pool size it opens at most."""
+ADAPTIVE_UNLIMITED = 16
+"""The in-flight bound when no rate is known (``rate_limit=None``, or a limiter without ``rate``):
+nothing to size it by, so the pool stays small (httpx's cost per request rises with its size)."""
 ADAPTIVE_HEADROOM = 1.25
 """In flight = rate x round trip x this: room for the limiter's waits inside the slots."""
 _INITIAL_RTT = 0.05  # seconds, until the first answer is timed
@@ -90,7 +93,7 @@ class _Shared:
 
 def _adaptive_limit(rate: float | None, rtt: float) -> int:
     if rate is None:
-        return ADAPTIVE_CAP
+        return ADAPTIVE_UNLIMITED
     return min(ADAPTIVE_CAP, max(ADAPTIVE_MIN, math.ceil(rate * rtt * ADAPTIVE_HEADROOM)))
 
 
