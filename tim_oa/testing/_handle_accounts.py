@@ -1,10 +1,8 @@
 """Handlers of the account commands: create, destroy, modify, get info.
 
-Answers the reference does not show field by field (INFERRED; a client must not depend on
-them): unfiltered account items carry ``MaxSubscriberNum`` besides the nine filter fields. The
-reference does not list it among the returned fields (§4.4: whether it is returnable is
-UNKNOWN); it is kept because the project's CLI tests read it back, and is the first thing to drop.
-The info-changed callback fires on every successful modify, with the four profile texts as they
+Unfiltered account items carry the nine filter fields and nothing more: the reference does not
+list ``MaxSubscriberNum`` among the returned fields (§4.4: whether it is returnable is UNKNOWN),
+so the emulator leaves it out rather than let users' tests depend on it. The info-changed callback fires on every successful modify, with the four profile texts as they
 are after it (INFERRED: the reference leaves open whether unchanged fields are omitted).
 """
 
@@ -28,9 +26,9 @@ from ._webhooks import (
     Decision,
 )
 
-ALL_ACCOUNT_FIELDS: Final = (*L.ACCOUNT_FILTER_FIELDS, "MaxSubscriberNum")
+ALL_ACCOUNT_FIELDS: Final = L.ACCOUNT_FILTER_FIELDS
 """Account fields returned when no ``OfficialAccountBaseInfoFilter`` is given: the filter's nine
-(reference §4.4 and §4.9) plus ``MaxSubscriberNum`` (INFERRED; see the module docstring)."""
+(reference §4.4 and §4.9); not ``MaxSubscriberNum`` (see the module docstring)."""
 _PROFILE_TEXTS: Final = ("Introduction", "FaceUrl", "Organization", "CustomString")
 
 
