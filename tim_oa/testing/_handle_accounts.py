@@ -2,8 +2,9 @@
 
 Unfiltered account items carry the nine filter fields and nothing more: the reference does not
 list ``MaxSubscriberNum`` among the returned fields (§4.4: whether it is returnable is UNKNOWN),
-so the emulator leaves it out rather than let users' tests depend on it. The info-changed callback fires on every successful modify, with the four profile texts as they
-are after it (INFERRED: the reference leaves open whether unchanged fields are omitted).
+so the emulator leaves it out rather than let users' tests depend on it. The info-changed
+callback fires on every successful modify, with the four profile texts as they are after it
+(INFERRED: the reference leaves open whether unchanged fields are omitted).
 """
 
 from __future__ import annotations
