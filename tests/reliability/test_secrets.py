@@ -237,7 +237,10 @@ async def test_hostile_error_paths_show_no_secret(
 ) -> None:
     signer = audit.signer()
     hostile.always(HOSTILE[kind](signer, other_server))
-    async with make_session(hostile.base_url, usersig=signer, timeout=0.5, max_retries=1) as oa:
+    session = make_session(
+        hostile.base_url, usersig=signer, timeout=0.5, max_retries=1, retry_deadline=5
+    )
+    async with session as oa:
         await provoke(audit, f"{kind} send", lambda: oa.send_message(ACCOUNT, "hi"), limit=4)
         with anyio.fail_after(4):
             result = await oa.add_subscribers(ACCOUNT, ["u1", "u2"])
