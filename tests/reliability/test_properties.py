@@ -241,6 +241,10 @@ BAD_OFFLINE_PUSH: Kinds = {
     "non-json-nested": non_json_values.map(lambda v: {"ApnsInfo": {"Title": v}}),
     "bad-key": st.just({5: "x"}),
 }
+BAD_FORBID_CALLBACKS: Kinds = {  # whichever spelling is chosen, these are not one of them
+    "not-a-collection": st.sampled_from([5, 1.5, object(), b"before"]),
+    "unknown-name": st.sampled_from([["nonsense"], ["ForbidSomething"], [5], [None]]),
+}
 BAD_COMMANDS: Kinds = {
     "not-str": non_str | st.none(),
     "malformed": st.sampled_from(
@@ -345,6 +349,7 @@ ARGUMENTS: list[tuple[str, str, Kinds]] = [
     ("send_message", "online_only", BAD_BOOL),
     ("send_message", "no_last_msg", BAD_BOOL),
     ("send_message", "extra_body", BAD_EXTRA_BODY),
+    ("send_message", "forbid_callbacks", BAD_FORBID_CALLBACKS),
     ("messages", "account_id", bad_account_ids()),
     ("messages", "page_size", bad_int(1, 20)),
     ("messages", "with_recalled", BAD_BOOL),
