@@ -14,6 +14,10 @@ request gets the default act (a correct answer, see :func:`good`)::
 What it saw is kept for assertions: ``server.requests`` (parsed requests, in arrival order),
 ``server.connections`` (accepted), ``server.open_connections`` (now open), ``server.faults``
 (scripted acts served).
+
+The module is longer than the project's ~500 lines on purpose: the server and its catalogue of
+acts are read together, since each act is a few lines of raw protocol that only make sense next
+to the loop that runs them.
 """
 
 from __future__ import annotations
