@@ -47,10 +47,13 @@ def test_decode_ok_tolerates_request_id_and_unknown_fields() -> None:
         {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "RequestId": "x", "New": 1}
     ).encode()
     assert _wire.decode_response("c", raw(content))["New"] == 1
-    # Envelope keys may even be missing on success.
-    assert _wire.decode_response("c", raw(b'{"OfficialAccountUserID": "@TOA#_a"}')) == {
-        "OfficialAccountUserID": "@TOA#_a"
-    }
+    # A success may leave out ErrorCode as long as ActionStatus says OK ...
+    ok_only = b'{"ActionStatus": "OK", "OfficialAccountUserID": "@TOA#_a"}'
+    assert _wire.decode_response("c", raw(ok_only))["OfficialAccountUserID"] == "@TOA#_a"
+    # ... but an answer that says nothing of its status is not a success.
+    for bare in (b"{}", b'{"OfficialAccountUserID": "@TOA#_a"}', b'{"ActionStatus": "?"}'):
+        with pytest.raises(tim_oa.MalformedResponseError):
+            _wire.decode_response("c", raw(bare))
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ else:  # pragma: no cover - exercised on 3.10
 
 logger = logging.getLogger("tim_oa")
 
-_COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_COMMAND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SEND = "send_official_account_msg"
 _CLOSED = "the session is closed"
 
@@ -314,10 +314,14 @@ class BaseSession:
         return clone
 
     def __repr__(self) -> str:
-        target = self.region.name if self.region is not None else self.base_url
+        # getattr: a repr must work on a session whose __init__ failed half-way (tracebacks
+        # rendered with locals show it).
+        region = getattr(self, "region", None)
+        target = region.name if region is not None else getattr(self, "base_url", None)
         return (
-            f"{type(self).__name__}(sdkappid={self.sdkappid}, identifier={self.identifier!r}, "
-            f"target={target!r}, usersig=<hidden>)"
+            f"{type(self).__name__}(sdkappid={getattr(self, 'sdkappid', None)}, "
+            f"identifier={getattr(self, 'identifier', None)!r}, target={target!r}, "
+            "usersig=<hidden>)"
         )
 
     # --- pacing ------------------------------------------------------------------------------
@@ -348,7 +352,7 @@ class BaseSession:
             raise ValidationError(
                 f"command must be a str, not {type(command).__name__}", field="command"
             )
-        if not _COMMAND_NAME.match(command):
+        if not _COMMAND_NAME.fullmatch(command):
             raise ValidationError(
                 f"command must be a lowercase command name, got {command!r}", field="command"
             )

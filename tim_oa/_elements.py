@@ -428,6 +428,10 @@ def _raw_element(raw: Mapping[str, Any], arg: str) -> dict[str, Any]:
         raise ValidationError(f"{arg}: MsgType must be a non-empty str", field=arg)
     if not isinstance(content, Mapping):
         raise ValidationError(f"{arg}: MsgContent must be a mapping (a JSON object)", field=arg)
+    if msg_type == "TIMTextElem":  # the same rule as TextElem: a text message has a text
+        text = content.get("Text")
+        if not isinstance(text, str) or not text:
+            raise ValidationError(f"{arg}: a TIMTextElem needs a non-empty Text", field=arg)
     return {"MsgType": msg_type, "MsgContent": dict(content)}
 
 

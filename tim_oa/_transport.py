@@ -36,6 +36,7 @@ from ._transport_common import (
     close_at_loop_end,
     current_loop,
     default_user_agent,
+    install_log_redaction,
     resolve_timeout,
     timeout_error,
     transport_error,
@@ -102,6 +103,7 @@ class HttpTransport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str | None = None,
     ) -> None:
+        install_log_redaction()  # loggers created since import (see its docstring)
         self.base_url = check_options(base_url, max_connections, max_response_bytes, user_agent)
         if client is not None and not isinstance(client, httpx.AsyncClient):
             raise ValidationError("http_client must be an httpx.AsyncClient", field="http_client")

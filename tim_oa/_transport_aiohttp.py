@@ -44,6 +44,7 @@ from ._transport_common import (
     close_at_loop_end,
     default_user_agent,
     env_proxy,
+    install_log_redaction,
     resolve_timeout,
     timeout_error,
     transport_error,
@@ -81,6 +82,7 @@ class AiohttpTransport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str | None = None,
     ) -> None:
+        install_log_redaction()  # loggers created since import (see its docstring)
         self.base_url = check_options(base_url, max_connections, max_response_bytes, user_agent)
         self.owns_client = True
         self.max_response_bytes = max_response_bytes

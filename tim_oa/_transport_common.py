@@ -52,9 +52,21 @@ class _RedactingFilter(logging.Filter):
 REDACTING_FILTER = _RedactingFilter()
 
 
+_REDACTED_LOGGERS = ("httpx", "httpcore", "aiohttp")
+
+
 def install_log_redaction() -> None:
-    """Attach the redacting filter to the loggers of the HTTP stacks (idempotent)."""
-    for name in ("httpx", "httpcore", "aiohttp.client", "aiohttp.internal"):
+    """Attach the redacting filter to the loggers of the HTTP stacks (idempotent).
+
+    A logger's filters only see records made on that very logger, not those its children
+    propagate (``httpcore.http11`` logs request lines and headers at DEBUG), so the filter goes on
+    every logger of those libraries that exists. Transports call this again when they are built,
+    for loggers created since (a backend imported later).
+    """
+    existing = [n for n in list(logging.Logger.manager.loggerDict) if isinstance(n, str)]
+    for name in {*_REDACTED_LOGGERS, *existing}:
+        if name.split(".", 1)[0] not in _REDACTED_LOGGERS:
+            continue
         logger = logging.getLogger(name)
         if REDACTING_FILTER not in logger.filters:
             logger.addFilter(REDACTING_FILTER)

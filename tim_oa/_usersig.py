@@ -166,6 +166,12 @@ class UserSigSigner:
             raise ValidationError("sdkappid must be a positive integer", field="sdkappid")
         if not isinstance(secret_key, str) or not secret_key:
             raise ValidationError("secret_key must be a non-empty string", field="secret_key")
+        try:
+            secret_key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(
+                "secret_key must be encodable as UTF-8 (no lone surrogates)", field="secret_key"
+            ) from None
         expire = _whole_seconds(expire, "expire", minimum=1)
         renew_before = _whole_seconds(renew_before, "renew_before", minimum=0)
         if renew_before >= expire:
@@ -328,8 +334,10 @@ class _CallableSource:
 
     async def renew(self, identifier: str, stale: str, *, timeout: float | None = None) -> str:
         pending = self._renewed.get(identifier)
-        if pending is not None and pending != stale:
-            return pending  # another task's renewal, not yet used: share it
+        shared = pending is not None and pending != stale
+        del stale  # no UserSig in this frame's locals if the provider raises below
+        if shared:
+            return pending  # type: ignore[return-value]  # another task's renewal: share it
         fresh = await self._ask(identifier, timeout)
         self._renewed[identifier] = fresh
         return fresh
@@ -365,6 +373,11 @@ def as_usersig_source(provider: object) -> UserSigSource:
     if isinstance(provider, str):
         if not provider:
             raise ValidationError("usersig must not be empty", field="usersig")
+        if not all("!" <= c <= "~" for c in provider):
+            # A UserSig is URL-safe base64; anything else cannot go into the query string.
+            raise ValidationError(
+                "usersig must be printable ASCII without spaces (a UserSig)", field="usersig"
+            )
         return _FixedSource(provider)
     if callable(provider):
         return _CallableSource(provider)

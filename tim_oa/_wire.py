@@ -113,8 +113,9 @@ def decode_response(
     Raises:
         TransportError: The status is not 200 (``retry_after`` carries the server's
             ``Retry-After`` on 429/503; a 3xx is never followed).
-        MalformedResponseError: The body is not JSON, not a JSON object, or its ``ErrorCode`` is
-            not an integer.
+        MalformedResponseError: The body is not JSON, not a JSON object, its ``ErrorCode`` is
+            not an integer, or it says nothing of its status (neither ``ErrorCode`` nor
+            ``ActionStatus``: every answer of the API carries both, so ``{}`` is no success).
         ApiError: The matching subclass when ``ErrorCode`` is non-zero (or ``ActionStatus`` is
             ``FAIL``). Its ``ErrorInfo`` is redacted: ``usersig`` exactly, and any token that
             decodes as a TLS v2 UserSig.
@@ -142,7 +143,14 @@ def decode_response(
         raise MalformedResponseError(
             f"{command}: the answer is JSON but not an object", command=command
         )
-    code = data.get("ErrorCode", 0)
+    code = data.get("ErrorCode")
+    if "ErrorCode" not in data:
+        if data.get("ActionStatus") != "OK":
+            raise MalformedResponseError(
+                f"{command}: the answer has neither ErrorCode nor ActionStatus OK",
+                command=command,
+            )
+        code = 0
     if not isinstance(code, int) or isinstance(code, bool):
         raise MalformedResponseError(
             f"{command}: the answer's ErrorCode is not an integer", command=command
