@@ -1,4 +1,4 @@
-"""Nox sessions: tests, lint, typecheck, typing, the lowest dependency versions, benchmarks."""
+"""Nox sessions: tests, lint, type checks, the lowest dependency versions, benchmarks, docs."""
 
 import nox
 
@@ -18,7 +18,12 @@ def tests(session: nox.Session) -> None:
 def tests_lowest(session: nox.Session) -> None:
     """Run the suite against the lower bounds stated in pyproject.toml."""
     session.install(
-        "httpx==0.27.0", "anyio==4.4.0", "attrs==23.2.0", "cattrs==24.1.0", "sniffio==1.3.0", "aiohttp==3.10.0"
+        "httpx==0.27.0",
+        "anyio==4.4.0",
+        "attrs==23.2.0",
+        "cattrs==24.1.0",
+        "sniffio==1.3.0",
+        "aiohttp==3.10.0",
     )
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
@@ -48,3 +53,10 @@ def typing(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; --strict fails on any broken link, snippet or reference."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
