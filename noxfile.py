@@ -58,5 +58,6 @@ def bench(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
     """Build the documentation site; --strict fails on any broken link, snippet or reference."""
-    session.install("-e", ".[docs]")
+    session.install("-e", ".[docs,test]")
+    session.run("pytest", "-q", "tests/test_docs.py", "tests/test_docs_hooks.py")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

@@ -119,6 +119,8 @@ class TimOADocs(griffe.Extension):
         found = self.names.by_short_name(target, self.names.public(obj.path) or obj.path)
         if found is not None:
             return found
+        if "." in target:
+            return None  # another library's name (anyio.sleep, httpx.Timeout)
         owner = obj if obj.is_class else obj.parent
         if owner is not None and owner.is_class:
             public_owner = self.names.public(owner.path)

@@ -5,7 +5,8 @@
 - The README's snippet markers are balanced, and every section a docs page includes exists.
 - The "Architecture" section names only files that exist, and every module of ``tim_oa/``.
 - Every public name has an entry in the API reference (the site's build checks it too).
-- The Python blocks of the docs pages compile, and the quickstart's emulator program runs.
+- The Python blocks of the docs pages compile; the quickstart's emulator program runs, and so
+  does the testing guide's test module, in a project of its own, in pytest-asyncio's strict mode.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import importlib
 import re
 import textwrap
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ("pytester",)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -147,3 +151,15 @@ def test_the_quickstart_runs_against_the_emulator(capsys: pytest.CaptureFixture[
     account_id, succeeded = lines[0].split(" ", 1)
     assert account_id.startswith("@TOA#_") and succeeded == "['107867', '204511']"
     assert sorted(line.split()[0] for line in lines[1:]) == ["107867", "204511"]
+
+
+def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
+    [module] = [
+        block for block in python_blocks(DOCS / "guide" / "testing.md") if "def test_" in block
+    ]
+    pytester.makeini("[pytest]\nasyncio_mode = strict\n")  # pytest-asyncio's default
+    pytester.makepyfile(test_user=module)
+    installed = any(e.name == "tim_oa" for e in entry_points(group="pytest11"))
+    plugin = [] if installed else ["-p", "tim_oa.testing.pytest_plugin"]
+    result = pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
