@@ -1,4 +1,4 @@
-"""Nox sessions: tests, lint, typecheck, typing, the lowest dependency versions, benchmarks."""
+"""Nox sessions: tests, lint, type checks, the lowest dependency versions, benchmarks, docs."""
 
 import nox
 
@@ -56,3 +56,11 @@ def bench(session: nox.Session) -> None:
     # its own server with. Rows whose feature is missing print n/a instead of failing.
     session.install("-e", ".[test]", "aiohttp>=3.9", "httptools>=0.6")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; --strict fails on any broken link, snippet or reference."""
+    session.install("-e", ".[docs,test]")
+    session.run("pytest", "-q", "tests/test_docs.py", "tests/test_docs_hooks.py")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

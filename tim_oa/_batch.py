@@ -102,8 +102,11 @@ class BatchProgress:
     Attributes:
         done: Distinct ids whose chunk has finished.
         total: Distinct ids in the whole job.
-        succeeded / unchanged / failed: Running counts over the finished ids.
-        chunks_done / chunks_total: Chunks finished, and in the whole job.
+        succeeded: Finished ids that succeeded, so far.
+        unchanged: Finished ids that needed no change, so far.
+        failed: Finished ids that failed, so far.
+        chunks_done: Chunks finished.
+        chunks_total: Chunks in the whole job.
         outcomes: The outcomes of the chunk that just finished, so a caller can stream results
             or checkpoint which ids are settled before the whole job ends.
     """

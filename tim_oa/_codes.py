@@ -30,59 +30,111 @@ class ErrorCode(enum.IntEnum):
     """Error codes the Official Account API is documented (or inferred) to return."""
 
     OK = 0
+    """Success."""
     # Generic service codes seen on the Official Account pages.
     INVALID_PARAMETER = 6017
+    """Invalid request parameter."""
     INTERNAL_ERROR = 10002
+    """Internal server error; try again."""
     INVALID_COMMAND = 10003
+    """Invalid command word."""
     INTERNAL_ERROR_OR_INVALID_PARAMETER = 10004
+    """Documented both as "internal error" and as "invalid parameter" (on recall)."""
     NO_PERMISSION = 10007
+    """Insufficient permission."""
     ACCOUNT_USER_NOT_FOUND = 10010
+    """The Official Account does not exist or was destroyed (recall page)."""
     MESSAGE_REFUSED_BY_WEBHOOK = 10016
+    """The message was refused by the app's before-send webhook."""
     MESSAGE_NOT_RECALLABLE = 10030  # per-item recall RetCode (INFERRED meaning)
+    """A per-message recall ``RetCode`` of Tencent's sample; meaning INFERRED (unknown key, or too
+    old to recall).
+    """
     INVALID_REQUEST_PACKET = 20001
+    """Invalid request packet."""
     SERVER_INTERNAL_ERROR = 20005
+    """Internal server error; try again."""
     CREATE_REFUSED_BY_WEBHOOK = 20006
+    """The creation was refused by the app's before-create webhook."""
     # REST gateway codes.
     HTTP_PARSE_ERROR = 60002
+    """The HTTP request could not be parsed (check the URL)."""
     JSON_PARSE_ERROR = 60003
+    """The request's JSON body could not be parsed."""
     ACCOUNT_OR_SIGNATURE_ERROR = 60004
+    """Account or signature error in the URL or body."""
     ACCOUNT_OR_SIGNATURE_ERROR_2 = 60005
+    """Account or signature error in the URL or body."""
     SDKAPPID_INVALID = 60006
+    """The SDKAppID is invalid."""
     REST_RATE_LIMITED = 60007
+    """The REST call rate of the command is over its limit."""
     SERVICE_TIMEOUT = 60008
+    """Service timeout, or a malformed HTTP request."""
     BAD_RESOURCE = 60009
+    """Request resource error (a bad URL path)."""
     ADMIN_REQUIRED = 60010
+    """The request needs an App admin account as ``identifier``."""
     APP_RATE_LIMITED = 60011
+    """The app's (SDKAppID's) request rate is over its limit."""
     SDKAPPID_MISSING = 60012
+    """The URL has no SDKAppID."""
     RESPONSE_JSON_ERROR = 60013
+    """The server could not build its JSON answer."""
     ACCOUNT_SWAP_TIMEOUT = 60014
+    """Account swap timeout."""
     WRONG_ACCOUNT_TYPE = 60015
+    """Wrong account type in the body (user ids must be strings)."""
     SDKAPPID_DISABLED = 60016
+    """The SDKAppID is disabled."""
     REQUEST_DISABLED = 60017
+    """The request is disabled."""
     TOO_MANY_REQUESTS = 60018
+    """Too many requests; try again later (the send pacing of one account, INFERRED)."""
     TOO_MANY_REQUESTS_2 = 60019
+    """Too many requests; try again later (on a send: the 2-broadcasts-per-hour cap, INFERRED)."""
     PLAN_EXPIRED = 60020
+    """The paid plan expired or was disabled (it works again 5 minutes after renewal)."""
     IP_NOT_ALLOWED = 60021
+    """The caller's IP address is not allowed."""
     # UserSig and account codes.
     USERSIG_EXPIRED = 70001
+    """The UserSig expired: the session renews it once and resends."""
     USERSIG_EMPTY = 70002
+    """The UserSig is empty."""
     USERSIG_MALFORMED = 70003
+    """The UserSig could not be parsed (truncated?)."""
     USERSIG_MISMATCH = 70009
+    """The UserSig does not verify: probably signed with another app's key."""
     USERSIG_IDENTIFIER_MISMATCH = 70013
+    """The request's identifier is not the one the UserSig was made for."""
     USERSIG_SDKAPPID_MISMATCH = 70014
+    """The request's SDKAppID is not the one in the UserSig."""
     KEY_NOT_FOUND = 70016
+    """The app's key does not exist (a wrong region for this SDKAppID?)."""
     SDKAPPID_NOT_FOUND = 70020
+    """The SDKAppID does not exist (a wrong region?)."""
     USERSIG_FAILED_RATE_LIMITED = 70050
+    """The UserSig failed to verify too often: check it, and retry after one minute."""
     ACCOUNT_BLACKLISTED = 70051
+    """The account is blacklisted."""
     ACCOUNT_NOT_IMPORTED = 70107
+    """A user account in the request was not imported into the app."""
     # Official Account codes.
     OA_PERMISSION_DENIED = 130002
+    """Insufficient operation permission (check the parameters as ``ErrorInfo`` says)."""
     OA_NOT_FOUND = 130004
+    """The Official Account does not exist, or existed and was destroyed."""
     OA_SUBSCRIBER_LIMIT = 130006
+    """The account is full: it has ``MaxSubscriberNum`` subscribers (code INFERRED)."""
     OA_ID_INVALID = 130007
+    """The Official Account id is invalid."""
     OA_ID_IN_USE = 130008
+    """The Official Account id is already used."""
     OA_SUBSCRIPTION_LIMIT = 130010
+    """The user subscribes to as many accounts as allowed (code INFERRED)."""
     OA_SERVICE_NOT_ENABLED = 131000
+    """The app has not enabled the Official Account service."""
 
 
 # --- The one table -------------------------------------------------------------------------------

@@ -1,0 +1,165 @@
+"""The README and the documentation site stay in step, without building the site.
+
+- Every link in README.md is absolute: the package index shows the README without the
+  repository around it, so a relative link (or a bare ``#anchor``) leads nowhere there.
+- The README's snippet markers are balanced, and every section a docs page includes exists.
+- The "Architecture" section names only files that exist, and every module of ``tim_oa/``.
+- Every public name has an entry in the API reference (the site's build checks it too).
+- The Python blocks of the docs pages compile; the quickstart's emulator program runs, and so
+  does the testing guide's test module, in a project of its own, in pytest-asyncio's strict mode.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+
+FENCE = re.compile(r"^( *)(```|~~~).*?^\1\2[ \t]*$", re.MULTILINE | re.DOTALL)
+INLINE_CODE = re.compile(r"(`+).+?\1", re.DOTALL)
+LINK_TARGETS = (
+    re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)"),  # [text](target), images
+    re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE),  # [ref]: target
+    re.compile(r"\b(?:href|src)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE),  # HTML
+)
+SECTION_MARKER = re.compile(r"<!-- --8<-- \[(start|end):([a-z][-_0-9a-z]*)\] -->")
+INCLUDE = re.compile(r'^--8<-- "(?P<file>[^":]+)(?::(?P<section>[a-z][-_0-9a-z]*))?"$', re.M)
+
+
+def relative_links(markdown: str) -> list[str]:
+    """The link targets of a Markdown text that are not absolute https URLs (code left out)."""
+    text = INLINE_CODE.sub("", FENCE.sub("", markdown))
+    targets = [match for pattern in LINK_TARGETS for match in pattern.findall(text)]
+    return [target for target in targets if not target.startswith("https://")]
+
+
+@pytest.mark.parametrize(
+    ("markdown", "relative"),
+    [
+        ("See [the changes](CHANGELOG.md).", ["CHANGELOG.md"]),
+        ("- [Quickstart](#quickstart)", ["#quickstart"]),
+        ("![logo](docs/logo.png)", ["docs/logo.png"]),
+        ('<a href="docs/index.md">docs</a>', ["docs/index.md"]),
+        ("[changes]: ./CHANGELOG.md", ["./CHANGELOG.md"]),
+        ("[http](http://example.com/)", ["http://example.com/"]),
+        ("[ok](https://example.com/x) <https://example.com>", []),
+        ("`[code](not/a/link)` and\n```python\nx = [a](b)\n```", []),
+    ],
+)
+def test_the_link_check_finds_relative_links(markdown: str, relative: list[str]) -> None:
+    assert relative_links(markdown) == relative
+
+
+def test_every_readme_link_is_absolute() -> None:
+    assert relative_links(README) == []
+
+
+def test_readme_sections_are_marked_in_pairs() -> None:
+    markers = SECTION_MARKER.findall(README)
+    starts = [name for kind, name in markers if kind == "start"]
+    ends = [name for kind, name in markers if kind == "end"]
+    assert len(starts) == len(set(starts)) and sorted(starts) == sorted(ends)
+    for name in starts:
+        assert README.index(f"[start:{name}]") < README.index(f"[end:{name}]"), name
+    # Every level-2 section is marked, so the site can include it.
+    for heading in re.findall(r"^## .+\n(.*)$", README, re.MULTILINE):
+        assert SECTION_MARKER.fullmatch(heading), f"a README section without markers: {heading}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(DOCS)))
+def test_docs_pages_include_what_exists(page: Path) -> None:
+    for include in INCLUDE.finditer(page.read_text(encoding="utf-8")):
+        target = ROOT / include["file"]
+        assert target.is_file(), include[0]
+        if include["section"]:
+            text = target.read_text(encoding="utf-8")
+            assert f"[start:{include['section']}]" in text, include[0]
+            assert f"[end:{include['section']}]" in text, include[0]
+
+
+def architecture_section() -> str:
+    match = re.search(r"^## Architecture\n(.*?)^## ", README, re.MULTILINE | re.DOTALL)
+    assert match, "README has no Architecture section"
+    return match.group(1)
+
+
+def test_the_architecture_map_names_real_files_and_every_module() -> None:
+    text = architecture_section()
+    named = set(re.findall(r"`(?:tim_oa/)?((?:[a-z]+/)?_?[a-z_]+\.py)`", text))
+    package = ROOT / "tim_oa"
+    folders = ["", "testing/", "webhooks/", "cli/"]
+    for name in named:
+        assert any((package / folder / name).is_file() for folder in folders), name
+    top_level = {path.name for path in package.glob("*.py")} - {"_version.py"}
+    emulator = {path.name for path in (package / "testing").glob("*.py")}
+    basenames = {name.rpartition("/")[2] for name in named}
+    unnamed = (top_level | emulator) - basenames - {"__init__.py", "__main__.py"}
+    assert unnamed == set(), f"modules missing from the README's Architecture section: {unnamed}"
+
+
+def test_every_public_name_has_an_api_reference_entry() -> None:
+    documented = {
+        match
+        for page in (DOCS / "reference").glob("*.md")
+        for match in re.findall(r"^::: +([\w.]+)\s*$", page.read_text(encoding="utf-8"), re.M)
+    }
+    missing = []
+    for module_name in ("tim_oa", "tim_oa.limiters", "tim_oa.webhooks", "tim_oa.testing"):
+        module = importlib.import_module(module_name)
+        missing += [
+            f"{module_name}.{name}"
+            for name in module.__all__
+            if not name.startswith("__") and f"{module_name}.{name}" not in documented
+        ]
+    assert missing == []
+
+
+def python_blocks(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(DOCS)))
+def test_docs_python_blocks_compile(page: Path) -> None:
+    for block in python_blocks(page):
+        if block.startswith("--8<--"):
+            continue  # an included file: compiled (and run) by its own tests
+        # Top-level await is allowed in a snippet: compile it as a coroutine's body.
+        source = "async def _snippet():\n" + textwrap.indent(block, "    ") + "\n    pass\n"
+        compile(source, str(page), "exec")
+
+
+def test_the_quickstart_runs_against_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+    [program] = [
+        block
+        for block in python_blocks(DOCS / "getting-started" / "quickstart.md")
+        if "Emulator()" in block
+    ]
+    exec(compile(program, "quickstart.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    account_id, succeeded = lines[0].split(" ", 1)
+    assert account_id.startswith("@TOA#_") and succeeded == "['107867', '204511']"
+    assert sorted(line.split()[0] for line in lines[1:]) == ["107867", "204511"]
+
+
+def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
+    [module] = [
+        block for block in python_blocks(DOCS / "guide" / "testing.md") if "def test_" in block
+    ]
+    pytester.makeini("[pytest]\nasyncio_mode = strict\n")  # pytest-asyncio's default
+    pytester.makepyfile(test_user=module)
+    installed = any(e.name == "tim_oa" for e in entry_points(group="pytest11"))
+    plugin = [] if installed else ["-p", "tim_oa.testing.pytest_plugin"]
+    result = pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
