@@ -235,7 +235,9 @@ def test_session_rate_limit_is_per_command_and_shared_by_tasks() -> None:
             stamps.setdefault(command, []).append(anyio.current_time())
             return ok(OfficialAccountInfoList=[], SubscriberList=[], Next="")
 
-        oa = session_on(handler, rate_limit=20.0)
+        # Enough slots for all 20 callers: with fewer, which caller gets a freed slot depends on
+        # trio's (randomised) scheduling, and a command's spacing on the other command's turns.
+        oa = session_on(handler, rate_limit=20.0, max_concurrency=20)
         async with oa, anyio.create_task_group() as tg:
             for i in range(10):
                 tg.start_soon(oa.destroy_account, f"@TOA#_{i}")

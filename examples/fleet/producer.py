@@ -29,7 +29,8 @@ async def enqueue(job: str, ids_file: Path, account_id: str) -> None:
     queued = already = confirmed = 0
     try:
         for index, ids in read_chunks(ids_file):
-            known = await pool.hmget(key, ids)
+            # redis-py annotates its commands for its sync and async clients at once.
+            known = await pool.hmget(key, ids)  # type: ignore[misc]
             todo = [i for i, outcome in zip(ids, known, strict=True) if outcome not in CONFIRMED]
             confirmed += len(ids) - len(todo)
             if not todo:

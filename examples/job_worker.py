@@ -18,8 +18,8 @@ together, and its sends to one account are spaced one second apart whichever tas
 
 Run it (the variables are in ``oa_env.py``)::
 
-    python examples/worker.py jobs.jsonl --workers 8
-    tail -f queue.jsonl | python examples/worker.py -
+    python examples/job_worker.py jobs.jsonl --workers 8
+    tail -f queue.jsonl | python examples/job_worker.py -
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""examples/worker.py: jobs from JSON lines, run by tasks that share one session."""
+"""examples/job_worker.py: jobs from JSON lines, run by tasks that share one session."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-import worker
 
 from tim_oa.testing import Emulator
+
+import job_worker as worker
 
 
 def test_the_worker_runs_every_job_and_reports_each(
