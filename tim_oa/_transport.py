@@ -30,6 +30,8 @@ from ._transport_common import (
     DEFAULT_TIMEOUT,
     FOREIGN_LOOP_ADVICE,
     RETRY_AFTER_STATUSES,
+    BodyFailure,
+    TransportBase,
     attempt_seconds,
     body_error,
     check_options,
@@ -66,7 +68,7 @@ AnyTransport: TypeAlias = "HttpTransport | AiohttpTransport"
 _CONNECT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-class HttpTransport:
+class HttpTransport(TransportBase):
     """POSTs request bodies over a pooled ``httpx.AsyncClient`` and returns :class:`RawResponse`.
 
     Args:
@@ -185,37 +187,6 @@ class HttpTransport:
         """The ``User-Agent`` sent (the caller's client's own when none was given)."""
         return self._user_agent
 
-    async def post(
-        self,
-        command: str,
-        path: str,
-        query: str,
-        content: bytes,
-        *,
-        timeout: float | httpx.Timeout | None = None,
-    ) -> RawResponse:
-        """Send one POST to ``base_url + path + "?" + query``; return the answer.
-
-        ``timeout`` overrides the transport's for this attempt. Raises :class:`TransportError`
-        (network failures, the attempt out of time, an answer over ``max_response_bytes``),
-        :class:`SessionClosedError`, :class:`EventLoopError` or :class:`ValidationError` (a bad
-        ``timeout``). A non-200 status is not raised here: :func:`~tim_oa._wire.decode_response`
-        does that.
-        """
-        outcome = await self._attempt(command, path, query, content, timeout)
-        # The query (with the UserSig) must not stay in this frame, which a raised exception's
-        # traceback keeps; the error was built in another frame, outside any ``except`` block.
-        del query
-        if isinstance(outcome, RawResponse):
-            return outcome
-        try:
-            raise outcome
-        except TimOAError as error:
-            # ``raise`` chains whatever exception the task is handling; an event loop runner may
-            # leak one (the backported runner pytest-asyncio uses on Python 3.10 does).
-            error.__context__ = None
-            raise
-
     async def _attempt(
         self,
         command: str,
@@ -278,7 +249,7 @@ class HttpTransport:
             return transport_error(command, exc, request_sent=False)
         except httpx.HTTPError as exc:
             return transport_error(command, exc, request_sent=True)
-        except _BodyFailure as failure:
+        except BodyFailure as failure:
             return body_error(command, failure.status_code, failure.error)
         except RuntimeError as exc:
             # httpx's "client has been closed" or asyncio's "Event loop is closed": never raw.
@@ -317,7 +288,7 @@ class HttpTransport:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
             if isinstance(exc, BodyError):
-                raise _BodyFailure(status_code, exc) from None
+                raise BodyFailure(status_code, exc) from None
             raise
         retry_after = None
         if status_code in RETRY_AFTER_STATUSES:
@@ -363,15 +334,6 @@ class HttpTransport:
                 await keeper.aclose()
             else:
                 await self._client.aclose()
-
-
-class _BodyFailure(Exception):
-    """Carries a :class:`BodyError` with the status it came with, out of ``_exchange``."""
-
-    def __init__(self, status_code: int, error: BodyError) -> None:
-        super().__init__(str(error))
-        self.status_code = status_code
-        self.error = error
 
 
 def make_transport(

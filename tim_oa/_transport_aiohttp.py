@@ -38,6 +38,8 @@ from ._transport_common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     RETRY_AFTER_STATUSES,
+    BodyFailure,
+    TransportBase,
     attempt_seconds,
     body_error,
     check_options,
@@ -62,7 +64,7 @@ def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     )
 
 
-class AiohttpTransport:
+class AiohttpTransport(TransportBase):
     """POSTs request bodies over a pooled ``aiohttp.ClientSession``; see ``HttpTransport``.
 
     Takes the same options as :class:`~tim_oa._transport.HttpTransport` except ``client`` and
@@ -118,28 +120,6 @@ class AiohttpTransport:
             raise_for_status=False,
         )
 
-    async def post(
-        self,
-        command: str,
-        path: str,
-        query: str,
-        content: bytes,
-        *,
-        timeout: float | httpx.Timeout | None = None,
-    ) -> RawResponse:
-        """Send one POST to ``base_url + path + "?" + query``; see ``HttpTransport.post``."""
-        outcome = await self._attempt(command, path, query, content, timeout)
-        del query  # a raised exception's traceback keeps this frame: no UserSig in it
-        if isinstance(outcome, RawResponse):
-            return outcome
-        try:
-            raise outcome
-        except TimOAError as error:
-            # ``raise`` chains whatever exception the task is handling; an event loop runner may
-            # leak one (the backported runner pytest-asyncio uses on Python 3.10 does).
-            error.__context__ = None
-            raise
-
     async def _attempt(
         self,
         command: str,
@@ -184,7 +164,7 @@ class AiohttpTransport:
             return transport_error(command, exc, request_sent=True, is_timeout=True)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return transport_error(command, exc, request_sent=True)
-        except _BodyFailure as failure:
+        except BodyFailure as failure:
             return body_error(command, failure.status_code, failure.error)
         except RuntimeError as exc:
             if session.closed:
@@ -210,7 +190,7 @@ class AiohttpTransport:
         except BaseException as exc:
             response.close()  # cancelled, over the cap, or failed: drop the connection
             if isinstance(exc, BodyError):
-                raise _BodyFailure(status_code, exc) from None
+                raise BodyFailure(status_code, exc) from None
             raise
         response.release()
         retry_after = None
@@ -252,10 +232,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-class _BodyFailure(Exception):
-    def __init__(self, status_code: int, error: BodyError) -> None:
-        super().__init__(str(error))
-        self.status_code = status_code
-        self.error = error

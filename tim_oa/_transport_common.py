@@ -14,10 +14,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import httpx
 
 from ._clock import loop_key
-from ._errors import TransportError, ValidationError
+from ._errors import TimOAError, TransportError, ValidationError
 from ._transport_body import BodyError
 from ._version import __version__
-from ._wire import redact
+from ._wire import RawResponse, redact
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """10 s for a whole attempt, of which at most 5 s to connect. The backend gives up after 3 s."""
@@ -220,3 +220,61 @@ def env_proxy(base_url: str) -> str | None:
     if urllib.request.proxy_bypass(host):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+# --- what both backends share ---------------------------------------------------------------
+
+
+class BodyFailure(Exception):
+    """Carries a :class:`BodyError` with the status it came with, out of a backend's exchange."""
+
+    def __init__(self, status_code: int, error: BodyError) -> None:
+        super().__init__(str(error))
+        self.status_code = status_code
+        self.error = error
+
+
+class TransportBase:
+    """The public ``post`` of every backend over its ``_attempt``, which returns its error."""
+
+    async def post(
+        self,
+        command: str,
+        path: str,
+        query: str,
+        content: bytes,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> RawResponse:
+        """Send one POST to ``base_url + path + "?" + query``; return the answer.
+
+        ``timeout`` overrides the transport's for this attempt. Raises :class:`TransportError`
+        (network failures, the attempt out of time, an answer over ``max_response_bytes``),
+        :class:`SessionClosedError`, :class:`EventLoopError` or :class:`ValidationError` (a bad
+        ``timeout``). A non-200 status is not raised here: :func:`~tim_oa._wire.decode_response`
+        does that.
+        """
+        outcome = await self._attempt(command, path, query, content, timeout)
+        # The query (with the UserSig) must not stay in this frame, which a raised exception's
+        # traceback keeps; the error was built in another frame, outside any ``except`` block.
+        del query
+        if isinstance(outcome, RawResponse):
+            return outcome
+        try:
+            raise outcome
+        except TimOAError as error:
+            # ``raise`` chains whatever exception the task is handling; an event loop runner may
+            # leak one (the backported runner pytest-asyncio uses on Python 3.10 does).
+            error.__context__ = None
+            raise
+
+    async def _attempt(
+        self,
+        command: str,
+        path: str,
+        query: str,
+        content: bytes,
+        per_call: float | httpx.Timeout | None,
+    ) -> RawResponse | TimOAError:
+        """One attempt: the answer, or the error to raise (built outside any ``except``)."""
+        raise NotImplementedError
