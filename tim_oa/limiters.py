@@ -24,7 +24,7 @@ be safe to call from many tasks of one event loop at once.
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._clock import DEFAULT_CLOCK, AnyioClock, Clock
 from ._errors import ValidationError
@@ -133,5 +133,14 @@ class LocalLimiter:
             await self._sends.acquire((app, account_id))
 
 
-# The shared limiter lives in its own module; importing it does not import redis-py.
-from ._redis_limiter import RedisLimiter  # noqa: E402
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisLimiter
+
+
+def __getattr__(name: str) -> Any:
+    # The shared limiter loads on first use: it needs asyncio, which a session does not.
+    if name == "RedisLimiter":
+        from ._redis_limiter import RedisLimiter
+
+        return RedisLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

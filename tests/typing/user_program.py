@@ -31,7 +31,7 @@ async def main() -> None:
         accounts = await oa.get_accounts([account_id])
         assert_type(accounts, list[tim_oa.OfficialAccount])
         assert_type(accounts[0].subscriber_num, int | None)
-        assert_type(accounts[0].error, tim_oa.ApiError | None)
+        assert_type(accounts[0].error, tim_oa.TimOAError | None)  # ApiError, or MissingResultError
 
         async for sub in oa.subscribers(account_id):
             assert_type(sub, tim_oa.Subscriber)
