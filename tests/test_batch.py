@@ -15,7 +15,7 @@ import pytest
 import respx
 
 import tim_oa
-from tim_oa import Outcome, Status, _batch
+from tim_oa import Outcome, Status, _batch, _tasks
 
 from .conftest import fail, ok
 
@@ -205,7 +205,7 @@ async def test_a_single_chunk_runs_without_a_task_group(
     def no_task_groups() -> Any:
         raise AssertionError("a task group was opened for one chunk")
 
-    monkeypatch.setattr(_batch.anyio, "create_task_group", no_task_groups)
+    monkeypatch.setattr(_tasks.anyio, "create_task_group", no_task_groups)
     api.post(SVC + "add_subscriber").mock(side_effect=answer_all())
     report = await oa.add_subscribers(ACCOUNT, [f"u{i}" for i in range(100)])
     assert report.ok and len(report.succeeded) == 100
@@ -221,7 +221,7 @@ async def test_run_workers_never_raises_a_group() -> None:
         raise Stop  # a BaseException escaping a worker is raised alone
 
     with pytest.raises(Stop):
-        await _batch.run_workers(3, worker)
+        await _tasks.run_workers(3, worker)
 
 
 # --- which errors stop a job -------------------------------------------------------------------

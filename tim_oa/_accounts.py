@@ -409,7 +409,8 @@ class AccountsMixin(BaseSession):
         returned (``"name"``/``"Name"``, ``"subscriber_num"``, …). If a chunk fails as a whole,
         the other chunks are cancelled and that chunk's error is raised.
         """
-        from ._batch import batch_workers, chunked, gather_chunks
+        from ._batch import batch_workers, chunked
+        from ._tasks import gather_chunks
 
         ids = list(check_iterable(account_ids, "account_ids"))
         for index, account_id in enumerate(ids):

@@ -9,22 +9,16 @@ Outcomes are stored compactly (one byte of status per id, plus sparse tables for
 differ from their status's usual code and for errors); :class:`Outcome` objects are built only
 when a caller looks at them. A job of a million ids so holds a few bytes per id beyond the ids.
 
-The module runs past 500 lines on purpose: the compact :class:`BatchResult`, its lazy views and
-the engine that fills them share one private layout (status bytes, sparse tables, chunk-sized
-error ranges), and splitting them would spread that layout over two files.
+Workers run through :mod:`tim_oa._tasks`, whose task groups never surface an exception group.
 """
 
 from __future__ import annotations
 
-import builtins
-import contextlib
 import enum
-import importlib
 import itertools
 from collections.abc import (
     Awaitable,
     Callable,
-    Coroutine,
     ItemsView,
     Iterable,
     Iterator,
@@ -34,7 +28,6 @@ from collections.abc import (
 )
 from typing import Any, Final, TypeVar
 
-import anyio
 import attrs
 
 from ._errors import (
@@ -48,6 +41,7 @@ from ._errors import (
     ServiceNotEnabledError,
     SubscriberLimitError,
 )
+from ._tasks import run_workers
 
 T = TypeVar("T")
 
@@ -341,74 +335,6 @@ def batch_workers(session: object, concurrency: Any) -> int:
     if isinstance(bound, int) and not isinstance(bound, bool) and bound >= 1:
         return bound
     return ADAPTIVE_BATCH_WORKERS
-
-
-# --- task groups that never surface an ExceptionGroup ------------------------------------------
-
-_GROUP_TYPES: tuple[type[BaseException], ...] = tuple(
-    t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t is not None
-)
-if not _GROUP_TYPES:  # pragma: no cover (Python 3.10: anyio's own backport)
-    with contextlib.suppress(ImportError):
-        _GROUP_TYPES = (importlib.import_module("exceptiongroup").BaseExceptionGroup,)
-
-
-def _first_real(error: BaseException) -> BaseException | None:
-    """The first exception in a (nested) group that is not a cancellation."""
-    if not isinstance(error, _GROUP_TYPES):
-        return None if isinstance(error, anyio.get_cancelled_exc_class()) else error
-    for inner in getattr(error, "exceptions", ()):
-        found = _first_real(inner)
-        if found is not None:
-            return found
-    return None
-
-
-async def run_workers(count: int, worker: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run ``count`` copies of ``worker`` at once (inline when one is enough).
-
-    Workers are expected to catch their own errors; should one escape anyway, it is raised
-    alone, never wrapped in an exception group.
-    """
-    if count <= 1:
-        await worker()
-        return
-    try:
-        async with anyio.create_task_group() as tg:
-            for _ in range(count):
-                tg.start_soon(worker)
-    except BaseException as exc:
-        if not isinstance(exc, _GROUP_TYPES):
-            raise
-        first = _first_real(exc)
-        if first is None:
-            raise
-        raise first from None
-
-
-async def gather_chunks(
-    chunks: Iterable[T], concurrency: int, fetch: Callable[[T], Awaitable[None]]
-) -> None:
-    """Call ``fetch`` on every chunk, at most ``concurrency`` at once.
-
-    The first chunk to raise cancels the others and its own error is raised (never a group).
-    """
-    pending = iter(chunks)
-    errors: list[Exception] = []
-    with anyio.CancelScope() as scope:
-
-        async def worker() -> None:
-            for chunk in pending:
-                try:
-                    await fetch(chunk)
-                except Exception as exc:
-                    errors.append(exc)
-                    scope.cancel()
-                    return
-
-        await run_workers(concurrency, worker)
-    if errors:
-        raise errors[0]
 
 
 # --- the engine ----------------------------------------------------------------------------------
