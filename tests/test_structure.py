@@ -71,3 +71,14 @@ def test_the_cycle_check_can_fail() -> None:
 
 def test_errors_module_imports_nothing_of_ours_at_run_time() -> None:
     assert _runtime_imports(PACKAGE / "_errors.py") == set()
+
+
+def test_no_module_over_500_lines_unless_its_docstring_says_why() -> None:
+    too_long = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 500:
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if "500 lines" not in docstring:
+                too_long.append(_module_name(path))
+    assert too_long == []
