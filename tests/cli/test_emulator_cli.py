@@ -111,8 +111,7 @@ def test_webhook_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_serves_with_signed_webhooks_to_a_url() -> None:
     from tim_oa import webhooks
-
-    from ..webhooks.server import serve_app
+    from tim_oa.testing._server import serve_asgi
 
     token = "cli-webhook-token-8c2e"
     router = webhooks.WebhookRouter(sdkappid=DEFAULT_SDKAPPID, token=token)
@@ -123,7 +122,7 @@ def test_serves_with_signed_webhooks_to_a_url() -> None:
         seen.append(event)
         return webhooks.Refuse(120007, "not today")
 
-    with serve_app(router.asgi_app()) as hooks_url:
+    with serve_asgi(router.asgi_app()) as hooks_url:
         env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
         env["TIM_OA_SECRET_KEY"] = KEY
         env["TIM_OA_WEBHOOK_TOKEN"] = token

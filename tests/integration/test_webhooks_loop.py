@@ -15,8 +15,7 @@ from fastapi import FastAPI
 import tim_oa
 from tim_oa import TextElem, webhooks
 from tim_oa.testing import Emulator, serve
-
-from ..webhooks.server import serve_app
+from tim_oa.testing._server import serve_asgi
 
 APP = 1400000000
 TOKEN = "loop-token"
@@ -130,7 +129,7 @@ def test_fastapi_under_uvicorn_receives_callbacks_over_a_real_socket() -> None:
     router, seen = make_router()
     app = FastAPI()
     app.mount("/tim", router.asgi_app())
-    with serve_app(app) as hooks_url:
+    with serve_asgi(app) as hooks_url:
         emulator = Emulator(
             webhook_url=f"{hooks_url}/tim/callback", webhook_token=TOKEN, **NO_PACING
         )

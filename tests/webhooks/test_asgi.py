@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from tim_oa import ValidationError, webhooks
+from tim_oa.testing._server import serve_asgi
 
 from .samples import NOW, SDKAPPID, TOKEN, body_of, query_for, request_for
-from .server import serve_app
 
 
 def make_router(**options: Any) -> tuple[webhooks.WebhookRouter, list[webhooks.Event]]:
@@ -229,7 +229,7 @@ async def test_fastapi_under_uvicorn_on_loopback_receives_a_signed_post() -> Non
 
     app = FastAPI()
     app.add_route("/tim/callback", router.asgi_app(), methods=["POST"])
-    with serve_app(app) as base_url:
+    with serve_asgi(app) as base_url:
         query = webhooks.callback_query(SDKAPPID, webhooks.BeforeSendMessage, token=TOKEN)
         async with httpx.AsyncClient(base_url=base_url) as http:
             response = await http.post(

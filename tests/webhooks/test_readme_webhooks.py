@@ -9,9 +9,9 @@ import pytest
 
 from tests.test_readme import python_blocks
 from tim_oa import webhooks
+from tim_oa.testing._server import serve_asgi
 
 from .samples import SDKAPPID, body_of
-from .server import serve_app
 
 pytestmark = pytest.mark.loopback
 
@@ -34,7 +34,7 @@ async def test_the_fastapi_example_answers_signed_callbacks() -> None:
         webhooks.BeforeSendMessage,
         MsgBody=[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "spoiler: he wins"}}],
     )
-    with serve_app(scope["app"]) as base_url:
+    with serve_asgi(scope["app"]) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as http:
 
             async def call(event_type: type[webhooks.Event], body: Any) -> httpx.Response:
