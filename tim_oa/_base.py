@@ -33,23 +33,21 @@ from ._commands import is_safe_to_repeat
 from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
 from ._options import (
     UNSET,
-    attempt_seconds,
     check_clock,
     check_count,
     check_derived_limiter,
-    check_http_options,
     check_identifier,
     check_limiter,
     check_limiter_options,
-    check_timeout,
-    check_user_agent,
     resolve_base_url,
     resolve_retry,
+    timeout_seconds,
 )
 from ._ratelimit import Slots
 from ._regions import Region
 from ._retry import RetryPolicy, may_have_taken_effect
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
+from ._transport_common import resolve_timeout
 from ._usersig import UserSigProvider, as_usersig_source
 from ._wire import command_path, decode_response, encode_body, new_random, signed_query
 from .limiters import Limiter, LocalLimiter, _check_rate
@@ -137,15 +135,13 @@ class BaseSession:
             use_backup_domain=use_backup_domain,
             allow_insecure_http=allow_insecure_http,
         )
-        check_http_options(http_client, transport, backend)
         check_count(max_response_bytes, "max_response_bytes", minimum=1)
-        user_agent = check_user_agent(user_agent)
         self._clock = check_clock(clock)
         # A caller's client keeps its own timeout unless timeout= is given (the transport is
         # told None); the usersig provider is then bounded by that client's timeout.
-        self._default_attempt = attempt_seconds(
-            http_client.timeout if http_client is not None else None, USERSIG_TIMEOUT
-        )
+        # (http_client=, transport=, backend= and user_agent= are checked by make_transport.)
+        own_timeout = http_client.timeout if isinstance(http_client, httpx.AsyncClient) else None
+        self._default_attempt = timeout_seconds(own_timeout, USERSIG_TIMEOUT)
         check_limiter_options(limiter, rate_limit, send_rate)
         given_policy = retry is not None
         self._configure(
@@ -189,8 +185,8 @@ class BaseSession:
         shared: _Shared | None,
     ) -> None:
         """Check and apply the options ``with_options`` may change."""
-        self._timeout = check_timeout(timeout)
-        self._usersig_timeout = attempt_seconds(self._timeout, self._default_attempt)
+        self._timeout = resolve_timeout(timeout)
+        self._usersig_timeout = timeout_seconds(self._timeout, self._default_attempt)
         self.retry = retry
         self.rate_limit = _check_rate(rate_limit, "rate_limit")
         self.send_rate = _check_rate(send_rate, "send_rate")

@@ -17,6 +17,7 @@ from ._clock import DEFAULT_CLOCK, Clock
 from ._errors import ValidationError
 from ._regions import Region
 from ._retry import RetryPolicy
+from ._transport_common import attempt_seconds
 from .limiters import Limiter
 
 UNSET: Any = object()
@@ -104,30 +105,6 @@ def resolve_base_url(
     return check_base_url(base_url, allow_insecure_http=insecure)
 
 
-def check_http_options(http_client: object, transport: object, backend: object) -> None:
-    """``http_client=``, ``transport=`` (not both) and ``backend=``."""
-    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-        raise ValidationError("http_client must be an httpx.AsyncClient", field="http_client")
-    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-        raise ValidationError("transport must be an httpx.AsyncBaseTransport", field="transport")
-    if http_client is not None and transport is not None:
-        raise ValidationError("give http_client= or transport=, not both", field="transport")
-    if backend not in BACKENDS:
-        raise ValidationError(
-            f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}",
-            field="backend",
-        )
-    if backend != "httpx" and (http_client is not None or transport is not None):
-        raise ValidationError(
-            "http_client= and transport= are httpx objects: not with backend='aiohttp'",
-            field="http_client" if http_client is not None else "transport",
-        )
-
-
-BACKENDS = ("httpx", "aiohttp")
-"""The HTTP stacks a session can use (``backend=``)."""
-
-
 def check_clock(clock: object) -> Clock:
     """``clock=``: ``None`` (the event loop's) or an object with ``monotonic`` and ``sleep``."""
     if clock is None:
@@ -210,35 +187,14 @@ def check_seconds(value: object, name: str, *, optional: bool = True) -> float |
     return float(value)
 
 
-def check_timeout(value: object) -> float | httpx.Timeout | None:
-    """``timeout=``: ``None``, positive finite seconds, or an ``httpx.Timeout``."""
-    if isinstance(value, httpx.Timeout):
-        for part in (value.connect, value.read, value.write, value.pool):
-            if part is not None:
-                check_seconds(part, "timeout")
-        return value
-    return check_seconds(value, "timeout")
+def timeout_seconds(timeout: httpx.Timeout | None, default: float) -> float:
+    """One number of seconds for a timeout setting: its bound on a whole attempt, else ``default``.
 
-
-def attempt_seconds(timeout: float | httpx.Timeout | None, default: float) -> float:
-    """One number of seconds for a timeout setting (the longest of an ``httpx.Timeout``'s)."""
-    if timeout is None:
-        return default
-    if isinstance(timeout, httpx.Timeout):
-        parts = [p for p in (timeout.connect, timeout.read, timeout.write, timeout.pool) if p]
-        return max(parts) if parts else default
-    return timeout
-
-
-def check_user_agent(value: object) -> str | None:
-    """``None`` or a header-safe string."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or any(ch < " " or ch == "\x7f" for ch in value):
-        raise ValidationError(
-            "user_agent must be a non-empty string without control characters", field="user_agent"
-        )
-    return value
+    The transport's rule (:func:`~tim_oa._transport_common.attempt_seconds`), so a usersig
+    provider is bounded the way a request is.
+    """
+    seconds = attempt_seconds(timeout) if timeout is not None else None
+    return default if seconds is None else seconds
 
 
 def resolve_retry(
