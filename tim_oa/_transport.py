@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import anyio
 import httpx
 
+from ._clock import loop_key
 from ._errors import EventLoopError, SessionClosedError, TimOAError, ValidationError
 from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
 from ._transport_common import (
@@ -36,7 +37,6 @@ from ._transport_common import (
     body_error,
     check_options,
     close_at_loop_end,
-    current_loop,
     default_user_agent,
     install_log_redaction,
     resolve_timeout,
@@ -196,7 +196,7 @@ class HttpTransport(TransportBase):
         per_call: float | httpx.Timeout | None,
     ) -> RawResponse | TimOAError:
         client = self._client
-        if self._loop is not current_loop() or self._closed or client.is_closed:
+        if self._loop is not loop_key() or self._closed or client.is_closed:
             checked = await self._client_for_this_loop()
             if isinstance(checked, TimOAError):
                 return checked
@@ -299,7 +299,7 @@ class HttpTransport(TransportBase):
         """Bind to the running loop on first use; on a loop change, rebuild or refuse."""
         if self._closed:
             return SessionClosedError("the session is closed")
-        loop = current_loop()
+        loop = loop_key()
         if loop is not self._loop:
             if self._loop is not None and not self.owns_client:
                 return EventLoopError(
@@ -329,7 +329,7 @@ class HttpTransport(TransportBase):
         keeper, self._keeper = self._keeper, None
         if not self.owns_client:
             return
-        if self._loop is None or self._loop is current_loop():
+        if self._loop is None or self._loop is loop_key():
             if keeper is not None:
                 await keeper.aclose()
             else:

@@ -13,7 +13,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
 
-from ._clock import loop_key
 from ._errors import TimOAError, TransportError, ValidationError
 from ._transport_body import BodyError
 from ._version import __version__
@@ -145,10 +144,6 @@ def check_options(
             "user_agent must be a non-empty string of printable ASCII", field="user_agent"
         )
     return base_url.rstrip("/")
-
-
-current_loop = loop_key
-"""An object identifying the running event loop (see ``_clock.loop_key``)."""
 
 
 FOREIGN_LOOP_ADVICE = (
