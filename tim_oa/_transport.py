@@ -30,7 +30,6 @@ from ._transport_common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     FOREIGN_LOOP_ADVICE,
-    RETRY_AFTER_STATUSES,
     BodyFailure,
     TransportBase,
     attempt_seconds,
@@ -38,12 +37,13 @@ from ._transport_common import (
     check_options,
     close_at_loop_end,
     default_user_agent,
+    finish_response,
     install_log_redaction,
     resolve_timeout,
     timeout_error,
     transport_error,
 )
-from ._wire import RawResponse, parse_retry_after
+from ._wire import RawResponse
 
 if TYPE_CHECKING:
     from ._transport_aiohttp import AiohttpTransport
@@ -290,10 +290,7 @@ class HttpTransport(TransportBase):
             if isinstance(exc, BodyError):
                 raise BodyFailure(status_code, exc) from None
             raise
-        retry_after = None
-        if status_code in RETRY_AFTER_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return RawResponse(status_code, reader.finish(), retry_after)
+        return finish_response(status_code, reader, response.headers.get("retry-after"))
 
     async def _client_for_this_loop(self) -> httpx.AsyncClient | TimOAError:
         """Bind to the running loop on first use; on a loop change, rebuild or refuse."""

@@ -37,7 +37,6 @@ from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
 from ._transport_common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
-    RETRY_AFTER_STATUSES,
     BodyFailure,
     TransportBase,
     attempt_seconds,
@@ -46,12 +45,13 @@ from ._transport_common import (
     close_at_loop_end,
     default_user_agent,
     env_proxy,
+    finish_response,
     install_log_redaction,
     resolve_timeout,
     timeout_error,
     transport_error,
 )
-from ._wire import RawResponse, parse_retry_after
+from ._wire import RawResponse
 
 # A failed connect (refused, DNS, TLS handshake, connect timeout): the request never left.
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
@@ -193,10 +193,7 @@ class AiohttpTransport(TransportBase):
                 raise BodyFailure(status_code, exc) from None
             raise
         response.release()
-        retry_after = None
-        if status_code in RETRY_AFTER_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RawResponse(status_code, reader.finish(), retry_after)
+        return finish_response(status_code, reader, response.headers.get("Retry-After"))
 
     async def _session_for_this_loop(self) -> aiohttp.ClientSession | TimOAError:
         if self._closed:

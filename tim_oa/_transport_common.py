@@ -14,9 +14,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import httpx
 
 from ._errors import TimOAError, TransportError, ValidationError
-from ._transport_body import BodyError
+from ._transport_body import BodyError, BodyReader
 from ._version import __version__
-from ._wire import RawResponse, redact
+from ._wire import RawResponse, parse_retry_after, redact
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """10 s for a whole attempt, of which at most 5 s to connect. The backend gives up after 3 s."""
@@ -227,6 +227,12 @@ class BodyFailure(Exception):
         super().__init__(str(error))
         self.status_code = status_code
         self.error = error
+
+
+def finish_response(status_code: int, reader: BodyReader, retry_after: str | None) -> RawResponse:
+    """The :class:`RawResponse` of a body read to its end (``Retry-After`` kept on 429/503)."""
+    wait = parse_retry_after(retry_after) if status_code in RETRY_AFTER_STATUSES else None
+    return RawResponse(status_code, reader.finish(), wait)
 
 
 class TransportBase:
