@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ._converter import structure, wire_fields
+from ._converter import ShapeError, structure, wire_fields
 from ._errors import ValidationError
 from ._validation import utf8_size
 
@@ -428,10 +428,17 @@ def _raw_element(raw: Mapping[str, Any], arg: str) -> dict[str, Any]:
         raise ValidationError(f"{arg}: MsgType must be a non-empty str", field=arg)
     if not isinstance(content, Mapping):
         raise ValidationError(f"{arg}: MsgContent must be a mapping (a JSON object)", field=arg)
-    if msg_type == "TIMTextElem":  # the same rule as TextElem: a text message has a text
-        text = content.get("Text")
-        if not isinstance(text, str) or not text:
-            raise ValidationError(f"{arg}: a TIMTextElem needs a non-empty Text", field=arg)
+    cls = ELEMENT_TYPES.get(msg_type)
+    if cls is not None:
+        # A known type obeys the rules of its typed element (a text has a text, ...); the dict
+        # itself is sent as given, with any field the model does not know. Values the model
+        # cannot even read are left to the JSON check of the whole body and to the server.
+        try:
+            structure(dict(content), cls, f"{arg}.MsgContent")
+        except ShapeError:
+            pass
+        except ValidationError as exc:
+            raise ValidationError(f"{arg}: {exc}", field=arg) from None
     return {"MsgType": msg_type, "MsgContent": dict(content)}
 
 
