@@ -18,6 +18,7 @@ from ._errors import ValidationError
 from ._regions import Region
 from ._retry import RetryPolicy
 from ._transport_common import attempt_seconds
+from ._transport_common import check_base_url as check_base_url_shape
 from .limiters import Limiter
 
 UNSET: Any = object()
@@ -58,34 +59,16 @@ def is_tencent_host(host: str) -> bool:
 
 def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
     """An ``http(s)://host[:port][/prefix]`` URL; plain http to a Tencent host only if allowed."""
-    if not isinstance(value, str):
-        raise ValidationError(
-            f"base_url must be a str, not {type(value).__name__}", field="base_url"
-        )
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ValidationError(f"base_url is not a valid URL: {value!r}", field="base_url") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not host
-        or parts.query
-        or parts.fragment
-        or any(ch <= " " or ch == "\x7f" for ch in value)
-    ):
-        raise ValidationError(
-            f"base_url must be an http(s) URL without query or fragment, got {value!r}",
-            field="base_url",
-        )
+    url = check_base_url_shape(value)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
     if parts.scheme == "http" and is_tencent_host(host) and not allow_insecure_http:
         raise ValidationError(
             f"base_url sends the UserSig in clear text to Tencent's host {host!r}: use https, "
             "or pass allow_insecure_http=True",
             field="base_url",
         )
-    return value.rstrip("/")
+    return url
 
 
 def resolve_base_url(

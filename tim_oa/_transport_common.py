@@ -10,6 +10,7 @@ import logging
 import sys
 import urllib.request
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -115,20 +116,41 @@ def attempt_seconds(timeout: httpx.Timeout) -> float | None:
     return max(phases) if phases else None
 
 
+def check_base_url(value: object) -> str:
+    """An ``http(s)://host[:port][/prefix]`` URL without query, fragment or control characters.
+
+    Returns it without a trailing ``/``. The one shape check of a base URL: the session adds its
+    own rule (no plain http to Tencent) on top.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"base_url must be a str, not {type(value).__name__}", field="base_url"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValidationError(f"base_url is not a valid URL: {value!r}", field="base_url") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.query
+        or parts.fragment
+        or any(ch <= " " or ch == "\x7f" or "\ud800" <= ch <= "\udfff" for ch in value)
+    ):
+        raise ValidationError(
+            f"base_url must be an http(s) URL without query or fragment, got {value!r}",
+            field="base_url",
+        )
+    return value.rstrip("/")
+
+
 def check_options(
     base_url: object, max_connections: object, max_response_bytes: object, user_agent: object
 ) -> str:
     """Validate the options every backend takes; return the base URL without a trailing '/'."""
-    if not isinstance(base_url, str):
-        raise ValidationError("base_url must be a str", field="base_url")
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL:
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host or url.query:
-        raise ValidationError(
-            "base_url must be an http(s) URL without a query string", field="base_url"
-        )
+    url = check_base_url(base_url)
     for name, number in (
         ("max_connections", max_connections),
         ("max_response_bytes", max_response_bytes),
@@ -143,7 +165,7 @@ def check_options(
         raise ValidationError(
             "user_agent must be a non-empty string of printable ASCII", field="user_agent"
         )
-    return base_url.rstrip("/")
+    return url
 
 
 FOREIGN_LOOP_ADVICE = (
