@@ -9,67 +9,22 @@ Field names follow Tencent's "Message Formats" page (1047/33527).
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
 from ._converter import ShapeError, structure, wire_fields
 from ._errors import ValidationError
-from ._validation import utf8_size
+from ._validation import INT, NUMBER, STR, in_range, non_empty, utf8_size
 
 DIRECT_DOWNLOAD: int = 2
 """``Download_Flag`` value meaning "fetch straight from the URL"; the only value the API takes."""
-
-_Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 def _key(wire_key: str) -> dict[str, str]:
     """Field metadata naming the wire key, read by :mod:`tim_oa._converter`."""
     return {"wire": wire_key}
-
-
-def _of_type(types: tuple[type, ...], what: str) -> _Validator:
-    """An attrs validator raising :class:`ValidationError`; ``None`` passes for optional fields."""
-
-    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None and attribute.default is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise ValidationError(
-                f"{type(instance).__name__}.{attribute.name} must be {what}, "
-                f"not {type(value).__name__}",
-                field=attribute.name,
-            )
-        if isinstance(value, str):
-            utf8_size(value, attribute.name)
-
-    return validate
-
-
-_STR = _of_type((str,), "a str")
-_INT = _of_type((int,), "an int")
-_NUMBER = _of_type((int, float), "a number")
-
-
-def _in_range(low: float, high: float) -> _Validator:
-    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not (math.isfinite(value) and low <= value <= high):
-            raise ValidationError(
-                f"{type(instance).__name__}.{attribute.name} must be {low}..{high}, got {value}",
-                field=attribute.name,
-                limit=(low, high),
-            )
-
-    return validate
-
-
-def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value == "":
-        raise ValidationError(
-            f"{type(instance).__name__}.{attribute.name} must not be empty", field=attribute.name
-        )
 
 
 class ImageType(enum.IntEnum):
@@ -130,7 +85,7 @@ class TextElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMTextElem"
-    text: str = attrs.field(metadata=_key("Text"), validator=[_STR, _non_empty])
+    text: str = attrs.field(metadata=_key("Text"), validator=[STR, non_empty])
 
 
 @attrs.frozen
@@ -145,10 +100,10 @@ class CustomElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMCustomElem"
-    data: str = attrs.field(metadata=_key("Data"), validator=_STR)
-    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=_STR)
-    ext: str | None = attrs.field(default=None, metadata=_key("Ext"), validator=_STR)
-    sound: str | None = attrs.field(default=None, metadata=_key("Sound"), validator=_STR)
+    data: str = attrs.field(metadata=_key("Data"), validator=STR)
+    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=STR)
+    ext: str | None = attrs.field(default=None, metadata=_key("Ext"), validator=STR)
+    sound: str | None = attrs.field(default=None, metadata=_key("Sound"), validator=STR)
 
 
 @attrs.frozen
@@ -161,8 +116,8 @@ class FaceElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMFaceElem"
-    index: int = attrs.field(metadata=_key("Index"), validator=_INT)
-    data: str | None = attrs.field(default=None, metadata=_key("Data"), validator=_STR)
+    index: int = attrs.field(metadata=_key("Index"), validator=INT)
+    data: str | None = attrs.field(default=None, metadata=_key("Data"), validator=STR)
 
 
 @attrs.frozen
@@ -176,13 +131,11 @@ class LocationElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMLocationElem"
-    latitude: float = attrs.field(
-        metadata=_key("Latitude"), validator=[_NUMBER, _in_range(-90, 90)]
-    )
+    latitude: float = attrs.field(metadata=_key("Latitude"), validator=[NUMBER, in_range(-90, 90)])
     longitude: float = attrs.field(
-        metadata=_key("Longitude"), validator=[_NUMBER, _in_range(-180, 180)]
+        metadata=_key("Longitude"), validator=[NUMBER, in_range(-180, 180)]
     )
-    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=_STR)
+    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=STR)
 
 
 @attrs.frozen
@@ -198,13 +151,11 @@ class ImageInfo:
         url: ``URL`` to download this size from.
     """
 
-    type: ImageType | int = attrs.field(
-        metadata=_key("Type"), converter=_image_type, validator=_INT
-    )
-    size: int = attrs.field(metadata=_key("Size"), validator=_INT)
-    width: int = attrs.field(metadata=_key("Width"), validator=_INT)
-    height: int = attrs.field(metadata=_key("Height"), validator=_INT)
-    url: str = attrs.field(metadata=_key("URL"), validator=_STR)
+    type: ImageType | int = attrs.field(metadata=_key("Type"), converter=_image_type, validator=INT)
+    size: int = attrs.field(metadata=_key("Size"), validator=INT)
+    width: int = attrs.field(metadata=_key("Width"), validator=INT)
+    height: int = attrs.field(metadata=_key("Height"), validator=INT)
+    url: str = attrs.field(metadata=_key("URL"), validator=STR)
 
 
 def _image_infos(values: Iterable[ImageInfo]) -> tuple[ImageInfo, ...]:
@@ -234,9 +185,9 @@ class ImageElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMImageElem"
-    uuid: str = attrs.field(metadata=_key("UUID"), validator=_STR)
+    uuid: str = attrs.field(metadata=_key("UUID"), validator=STR)
     image_format: ImageFormat | int = attrs.field(
-        metadata=_key("ImageFormat"), converter=_image_format, validator=_INT
+        metadata=_key("ImageFormat"), converter=_image_format, validator=INT
     )
     images: tuple[ImageInfo, ...] = attrs.field(
         metadata=_key("ImageInfoArray"), converter=_image_infos
@@ -256,12 +207,12 @@ class SoundElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMSoundElem"
-    url: str = attrs.field(metadata=_key("Url"), validator=_STR)
-    uuid: str = attrs.field(metadata=_key("UUID"), validator=_STR)
-    size: int | None = attrs.field(default=None, metadata=_key("Size"), validator=_INT)
-    second: int | None = attrs.field(default=None, metadata=_key("Second"), validator=_INT)
+    url: str = attrs.field(metadata=_key("Url"), validator=STR)
+    uuid: str = attrs.field(metadata=_key("UUID"), validator=STR)
+    size: int | None = attrs.field(default=None, metadata=_key("Size"), validator=INT)
+    second: int | None = attrs.field(default=None, metadata=_key("Second"), validator=INT)
     download_flag: int = attrs.field(
-        default=DIRECT_DOWNLOAD, metadata=_key("Download_Flag"), validator=_INT
+        default=DIRECT_DOWNLOAD, metadata=_key("Download_Flag"), validator=INT
     )
 
 
@@ -278,12 +229,12 @@ class FileElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMFileElem"
-    url: str = attrs.field(metadata=_key("Url"), validator=_STR)
-    uuid: str = attrs.field(metadata=_key("UUID"), validator=_STR)
-    file_size: int | None = attrs.field(default=None, metadata=_key("FileSize"), validator=_INT)
-    file_name: str | None = attrs.field(default=None, metadata=_key("FileName"), validator=_STR)
+    url: str = attrs.field(metadata=_key("Url"), validator=STR)
+    uuid: str = attrs.field(metadata=_key("UUID"), validator=STR)
+    file_size: int | None = attrs.field(default=None, metadata=_key("FileSize"), validator=INT)
+    file_name: str | None = attrs.field(default=None, metadata=_key("FileName"), validator=STR)
     download_flag: int = attrs.field(
-        default=DIRECT_DOWNLOAD, metadata=_key("Download_Flag"), validator=_INT
+        default=DIRECT_DOWNLOAD, metadata=_key("Download_Flag"), validator=INT
     )
 
 
@@ -308,28 +259,28 @@ class VideoElem(Element):
     """
 
     msg_type: ClassVar[str] = "TIMVideoFileElem"
-    video_url: str = attrs.field(metadata=_key("VideoUrl"), validator=_STR)
-    video_uuid: str = attrs.field(metadata=_key("VideoUUID"), validator=_STR)
-    thumb_url: str = attrs.field(metadata=_key("ThumbUrl"), validator=_STR)
-    thumb_uuid: str = attrs.field(metadata=_key("ThumbUUID"), validator=_STR)
-    thumb_width: int = attrs.field(metadata=_key("ThumbWidth"), validator=_INT)
-    thumb_height: int = attrs.field(metadata=_key("ThumbHeight"), validator=_INT)
-    video_size: int | None = attrs.field(default=None, metadata=_key("VideoSize"), validator=_INT)
+    video_url: str = attrs.field(metadata=_key("VideoUrl"), validator=STR)
+    video_uuid: str = attrs.field(metadata=_key("VideoUUID"), validator=STR)
+    thumb_url: str = attrs.field(metadata=_key("ThumbUrl"), validator=STR)
+    thumb_uuid: str = attrs.field(metadata=_key("ThumbUUID"), validator=STR)
+    thumb_width: int = attrs.field(metadata=_key("ThumbWidth"), validator=INT)
+    thumb_height: int = attrs.field(metadata=_key("ThumbHeight"), validator=INT)
+    video_size: int | None = attrs.field(default=None, metadata=_key("VideoSize"), validator=INT)
     video_second: int | None = attrs.field(
-        default=None, metadata=_key("VideoSecond"), validator=_INT
+        default=None, metadata=_key("VideoSecond"), validator=INT
     )
     video_format: str | None = attrs.field(
-        default=None, metadata=_key("VideoFormat"), validator=_STR
+        default=None, metadata=_key("VideoFormat"), validator=STR
     )
-    thumb_size: int | None = attrs.field(default=None, metadata=_key("ThumbSize"), validator=_INT)
+    thumb_size: int | None = attrs.field(default=None, metadata=_key("ThumbSize"), validator=INT)
     thumb_format: str | None = attrs.field(
-        default=None, metadata=_key("ThumbFormat"), validator=_STR
+        default=None, metadata=_key("ThumbFormat"), validator=STR
     )
     video_download_flag: int = attrs.field(
-        default=DIRECT_DOWNLOAD, metadata=_key("VideoDownloadFlag"), validator=_INT
+        default=DIRECT_DOWNLOAD, metadata=_key("VideoDownloadFlag"), validator=INT
     )
     thumb_download_flag: int = attrs.field(
-        default=DIRECT_DOWNLOAD, metadata=_key("ThumbDownloadFlag"), validator=_INT
+        default=DIRECT_DOWNLOAD, metadata=_key("ThumbDownloadFlag"), validator=INT
     )
 
 
@@ -373,10 +324,10 @@ class OfflinePush:
             of the fields above already sets is refused.
     """
 
-    push_flag: int | None = attrs.field(default=None, metadata=_key("PushFlag"), validator=_INT)
-    title: str | None = attrs.field(default=None, metadata=_key("Title"), validator=_STR)
-    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=_STR)
-    ext: str | None = attrs.field(default=None, metadata=_key("Ext"), validator=_STR)
+    push_flag: int | None = attrs.field(default=None, metadata=_key("PushFlag"), validator=INT)
+    title: str | None = attrs.field(default=None, metadata=_key("Title"), validator=STR)
+    desc: str | None = attrs.field(default=None, metadata=_key("Desc"), validator=STR)
+    ext: str | None = attrs.field(default=None, metadata=_key("Ext"), validator=STR)
     android_info: dict[str, Any] | None = attrs.field(
         default=None, metadata=_key("AndroidInfo"), converter=_optional_dict
     )

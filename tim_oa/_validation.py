@@ -7,11 +7,15 @@ the limit. Limits come from :mod:`tim_oa._limits`.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
 from ._errors import ValidationError
+
+if TYPE_CHECKING:  # annotations only: attrs is not loaded with a Session
+    import attrs
 
 
 def _label(arg: str, wire_key: str | None) -> str:
@@ -238,3 +242,51 @@ def merge_extra(
             )
     check_json(dict(extra_body), arg)
     return {**body, **extra_body}
+
+
+# --- attrs field validators of the models users build (elements, OfflinePush) ------------------
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+"""An attrs field validator; these raise :class:`ValidationError` naming the field."""
+
+
+def of_type(types: tuple[type, ...], what: str) -> Validator:
+    """An attrs validator raising :class:`ValidationError`; ``None`` passes for optional fields."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and attribute.default is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValidationError(
+                f"{type(instance).__name__}.{attribute.name} must be {what}, "
+                f"not {type(value).__name__}",
+                field=attribute.name,
+            )
+        if isinstance(value, str):
+            utf8_size(value, attribute.name)
+
+    return validate
+
+
+STR = of_type((str,), "a str")
+INT = of_type((int,), "an int")
+NUMBER = of_type((int, float), "a number")
+
+
+def in_range(low: float, high: float) -> Validator:
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValidationError(
+                f"{type(instance).__name__}.{attribute.name} must be {low}..{high}, got {value}",
+                field=attribute.name,
+                limit=(low, high),
+            )
+
+    return validate
+
+
+def non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value == "":
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must not be empty", field=attribute.name
+        )
