@@ -129,3 +129,27 @@ def test_a_fixed_usersig_made_for_another_sdkappid_is_refused() -> None:
     assert tim_oa.Session(SDKAPPID, "admin", own, base_url=BASE_URL)
     # Something that is not a v2 UserSig is the server's to judge.
     assert tim_oa.Session(SDKAPPID, "admin", "opaque-token", base_url=BASE_URL)
+
+
+# -- the rules other modules (transport, webhooks, the Redis limiter) can call --
+
+
+def test_rules_for_the_other_modules() -> None:
+    assert V.check_token(None) is None and V.check_token("t0k") == "t0k"
+    for bad in ("", "  ", 5):
+        with pytest.raises(tim_oa.ValidationError) as info:
+            V.check_token(bad)
+        assert info.value.field == "token"
+    assert V.check_printable_ascii("tim-oa/1.0 (x)", "user_agent")
+    for bad in ("", "caf\u00e9", "a\nb", None):
+        with pytest.raises(tim_oa.ValidationError):
+            V.check_printable_ascii(bad, "user_agent")
+    assert V.check_share(1, "margin") == 1.0
+    with pytest.raises(tim_oa.ValidationError):
+        V.check_share(0, "margin")
+    assert V.check_number(0.0, "max_skew", minimum=0.0) == 0.0
+    with pytest.raises(tim_oa.ValidationError):
+        V.check_number(float("nan"), "max_skew", minimum=0.0)
+    assert V.check_whole_seconds(86400.0, "expire", minimum=1) == 86400
+    with pytest.raises(tim_oa.ValidationError):
+        V.check_whole_seconds(1.5, "expire", minimum=1)

@@ -260,6 +260,25 @@ def check_usersig_text(value: object, name: str = "usersig") -> str:
     return value
 
 
+def check_token(value: object, name: str = "token") -> str | None:
+    """An optional shared secret (a webhook token): ``None`` or a non-empty, non-blank str.
+
+    Its value is never part of the message.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty str or None", field=name)
+    return value
+
+
+def check_printable_ascii(value: object, name: str) -> str:
+    """A non-empty str of printable ASCII, spaces allowed (a header value, a key prefix)."""
+    if not isinstance(value, str) or not value or not all(" " <= c <= "~" for c in value):
+        raise ValidationError(f"{name} must be a non-empty string of printable ASCII", field=name)
+    return value
+
+
 def check_page_size(value: Any, arg: str = "page_size", maximum: int = L.MAX_PAGE_SIZE) -> int:
     """A page size of 1 to ``maximum``."""
     return check_int(value, arg, minimum=1, maximum=maximum)
