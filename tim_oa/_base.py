@@ -37,7 +37,6 @@ from ._options import (
     check_derived_limiter,
     check_limiter,
     check_limiter_options,
-    check_region_name,
     resolve_base_url,
     resolve_retry,
     timeout_seconds,
@@ -48,7 +47,13 @@ from ._retry import RetryPolicy, may_have_taken_effect
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
 from ._transport_common import resolve_timeout
 from ._usersig import UserSigProvider, as_usersig_source
-from ._validation import check_count, check_identifier, check_rate, check_sdkappid
+from ._validation import (
+    check_count,
+    check_identifier,
+    check_rate,
+    check_region,
+    check_sdkappid,
+)
 from ._wire import command_path, decode_response, encode_body, new_random, signed_query
 from .limiters import Limiter, LocalLimiter
 
@@ -128,7 +133,7 @@ class BaseSession:
         self.identifier = check_identifier(identifier)
         self._usersig = usersig
         self._source = as_usersig_source(usersig, sdkappid=sdkappid)
-        self.region = check_region_name(region) if isinstance(region, str) else region
+        self.region = None if region is None else check_region(region)
         self.base_url = resolve_base_url(
             self.region,
             base_url,

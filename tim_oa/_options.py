@@ -18,7 +18,7 @@ from ._regions import Region
 from ._retry import RetryPolicy
 from ._transport_common import attempt_seconds
 from ._transport_common import check_base_url as check_base_url_shape
-from ._validation import check_bool, check_count, check_seconds
+from ._validation import check_bool, check_count, check_region, check_seconds
 from ._validation import check_clock as check_clock_object
 from .limiters import Limiter
 
@@ -61,27 +61,13 @@ def resolve_base_url(
         raise ValidationError(
             "give exactly one of region= (a tim_oa.Region) or base_url=", field="region"
         )
-    if isinstance(region, str):
-        region = check_region_name(region)
-    if region is not None and not isinstance(region, Region):
-        raise ValidationError(
-            'region must be a tim_oa.Region or its name (such as "singapore")', field="region"
-        )
+    if region is not None:
+        region = check_region(region)
     backup = check_bool(use_backup_domain, "use_backup_domain")
     insecure = check_bool(allow_insecure_http, "allow_insecure_http")
     if isinstance(region, Region):
         base_url = region.base_url(backup=backup)
     return check_base_url(base_url, allow_insecure_http=insecure)
-
-
-def check_region_name(name: str) -> Region:
-    """The region a name stands for, as ``Region(name)`` reads it (case-insensitive)."""
-    try:
-        return Region.from_name(name)
-    except ValueError as exc:
-        raise ValidationError(
-            str(exc), field="region", limit=[r.name.lower() for r in Region]
-        ) from None
 
 
 def check_clock(clock: object) -> Clock:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _limits as L
 from ._clock import Clock
 from ._errors import ValidationError
+from ._regions import Region
 
 if TYPE_CHECKING:  # annotations only: attrs is not loaded with a Session
     import attrs
@@ -234,6 +235,27 @@ def check_clock(value: object, name: str = "clock") -> Clock | None:
             f"{name} must have monotonic() and an async sleep(seconds)", field=name
         )
     return value
+
+
+def check_region(value: object, name: str = "region") -> Region:
+    """A :class:`Region`, or a name ``Region(...)`` takes (case-insensitive, ``-`` for ``_``).
+
+    An unknown name is refused with the list of valid ones.
+    """
+    if isinstance(value, Region):
+        return value
+    if isinstance(value, str):
+        try:
+            return Region.from_name(value)
+        except ValueError as exc:
+            raise ValidationError(
+                str(exc), field=name, limit=[r.name.lower() for r in Region]
+            ) from None
+    raise ValidationError(
+        f'{name} must be a tim_oa.Region or its name (such as "singapore"), '
+        f"not {type(value).__name__}",
+        field=name,
+    )
 
 
 def check_secret_key(value: object, name: str = "secret_key") -> str:
