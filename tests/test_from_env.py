@@ -62,8 +62,12 @@ def test_overrides_win() -> None:
         ({}, "TIM_OA_SDKAPPID", "TIM_OA_SDKAPPID"),
         ({"TIM_OA_SDKAPPID": "1", "TIM_OA_REGION": "china"}, "TIM_OA_SECRET_KEY", None),
         ({**BASE}, "TIM_OA_REGION", "TIM_OA_REGION"),
-        ({**BASE, "TIM_OA_SDKAPPID": "x", "TIM_OA_REGION": "china"}, "TIM_OA_SDKAPPID", None),
-        ({**BASE, "TIM_OA_REGION": "mars"}, "TIM_OA_REGION", None),
+        (
+            {**BASE, "TIM_OA_SDKAPPID": "x", "TIM_OA_REGION": "china"},
+            "TIM_OA_SDKAPPID",
+            "TIM_OA_SDKAPPID",
+        ),
+        ({**BASE, "TIM_OA_REGION": "mars"}, "TIM_OA_REGION", "TIM_OA_REGION"),
         (
             {**BASE, "TIM_OA_REGION": "china", "TIM_OA_BASE_URL": "http://h"},
             "TIM_OA_BASE_URL",

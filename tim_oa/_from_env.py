@@ -10,6 +10,7 @@ module needs neither click nor rich; importing it loads neither. Its errors beco
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -20,6 +21,7 @@ from ._errors import ValidationError
 logger = logging.getLogger("tim_oa")
 
 _TARGET_KEYS = ("region", "base_url")
+_VARIABLE = re.compile(r"TIM_OA_[A-Z_]+")
 
 
 def session_options(
@@ -46,7 +48,9 @@ def session_options(
             warn=logger.warning,
         )
     except InputError as exc:
-        raise ValidationError(str(exc), field="environment") from None
+        message = str(exc)
+        named = _VARIABLE.search(message)
+        raise ValidationError(message, field=named.group() if named else "config") from None
 
     options = dict(overrides)
     missing: list[str] = []
