@@ -15,6 +15,7 @@ CONTRACT_NAMES = [
     "AuthError", "UserSigExpiredError", "PermissionDeniedError", "AccountNotFoundError",
     "AccountIdInUseError", "SubscriberLimitError", "SubscriptionLimitError",
     "ServiceNotEnabledError", "RateLimitedError", "ServerError", "PaginationError", "BatchError",
+    "RefusedByWebhookError",
 ]  # fmt: skip
 
 # method -> (positional parameters, keyword-only parameters) as the contract names them

@@ -34,9 +34,7 @@ from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, Valida
 from ._options import (
     UNSET,
     check_clock,
-    check_count,
     check_derived_limiter,
-    check_identifier,
     check_limiter,
     check_limiter_options,
     resolve_base_url,
@@ -49,8 +47,15 @@ from ._retry import RetryPolicy, may_have_taken_effect
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
 from ._transport_common import resolve_timeout
 from ._usersig import UserSigProvider, as_usersig_source
+from ._validation import (
+    check_count,
+    check_identifier,
+    check_rate,
+    check_region,
+    check_sdkappid,
+)
 from ._wire import command_path, decode_response, encode_body, new_random, signed_query
-from .limiters import Limiter, LocalLimiter, _check_rate
+from .limiters import Limiter, LocalLimiter
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -103,7 +108,7 @@ class BaseSession:
         sdkappid: int,
         identifier: str,
         usersig: UserSigProvider,
-        region: Region | None = None,
+        region: Region | str | None = None,
         *,
         base_url: str | None = None,
         use_backup_domain: bool = False,
@@ -123,14 +128,14 @@ class BaseSession:
         allow_insecure_http: bool = False,
         backend: str = "httpx",
     ) -> None:
-        check_count(sdkappid, "sdkappid", minimum=1)
+        check_sdkappid(sdkappid)
         self.sdkappid = sdkappid
         self.identifier = check_identifier(identifier)
         self._usersig = usersig
-        self._source = as_usersig_source(usersig)
-        self.region = region
+        self._source = as_usersig_source(usersig, sdkappid=sdkappid)
+        self.region = None if region is None else check_region(region)
         self.base_url = resolve_base_url(
-            region,
+            self.region,
             base_url,
             use_backup_domain=use_backup_domain,
             allow_insecure_http=allow_insecure_http,
@@ -188,8 +193,8 @@ class BaseSession:
         self._timeout = resolve_timeout(timeout)
         self._usersig_timeout = timeout_seconds(self._timeout, self._default_attempt)
         self.retry = retry
-        self.rate_limit = _check_rate(rate_limit, "rate_limit")
-        self.send_rate = _check_rate(send_rate, "send_rate")
+        self.rate_limit = check_rate(rate_limit, "rate_limit")
+        self.send_rate = check_rate(send_rate, "send_rate")
         self._custom_limiter = check_limiter(limiter)
         if max_concurrency is not None:
             check_count(max_concurrency, "max_concurrency", minimum=1)
@@ -296,7 +301,7 @@ class BaseSession:
         if identifier is not UNSET:
             clone.identifier = check_identifier(identifier)
         if usersig is not UNSET:
-            clone._source = as_usersig_source(usersig)
+            clone._source = as_usersig_source(usersig, sdkappid=self.sdkappid)
             clone._usersig = usersig
         clone._configure(
             timeout=pick(timeout, self._timeout),

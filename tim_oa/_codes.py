@@ -18,6 +18,7 @@ from ._errors import (
     InvalidRequestError,
     PermissionDeniedError,
     RateLimitedError,
+    RefusedByWebhookError,
     ServerError,
     ServiceNotEnabledError,
     SubscriberLimitError,
@@ -137,6 +138,11 @@ class ErrorCode(enum.IntEnum):
     """The app has not enabled the Official Account service."""
 
 
+WEBHOOK_CODES: Final = range(120001, 130001)
+"""The codes an app's own "before" webhook may answer a refusal with (120001 to 130000): they
+reach the caller as given and raise :class:`~tim_oa.RefusedByWebhookError`."""
+
+
 # --- The one table -------------------------------------------------------------------------------
 
 
@@ -173,8 +179,10 @@ _CODE_TABLE: Final[dict[int, tuple[Any, ...]]] = {
     ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER: (ServerError, TRANSIENT),
     ErrorCode.NO_PERMISSION: (PermissionDeniedError, NEVER),
     ErrorCode.ACCOUNT_USER_NOT_FOUND: (AccountNotFoundError, NEVER),
+    ErrorCode.MESSAGE_REFUSED_BY_WEBHOOK: (RefusedByWebhookError, NEVER),
     ErrorCode.INVALID_REQUEST_PACKET: (InvalidRequestError, NEVER),
     ErrorCode.SERVER_INTERNAL_ERROR: (ServerError, TRANSIENT),
+    ErrorCode.CREATE_REFUSED_BY_WEBHOOK: (RefusedByWebhookError, NEVER),
     ErrorCode.HTTP_PARSE_ERROR: (InvalidRequestError, NEVER),
     ErrorCode.JSON_PARSE_ERROR: (InvalidRequestError, NEVER),
     ErrorCode.ACCOUNT_OR_SIGNATURE_ERROR: (AuthError, NEVER),
@@ -236,6 +244,7 @@ _COMMAND_RULES: Final[dict[tuple[str, int], CodeRule]] = {
     key: CodeRule(*entry) for key, entry in _COMMAND_TABLE.items()
 }
 _UNKNOWN: Final = CodeRule(ApiError, NEVER)
+_WEBHOOK_REFUSAL: Final = CodeRule(RefusedByWebhookError, NEVER)
 
 
 def rule_for(code: int, command: str | None = None) -> CodeRule:
@@ -244,7 +253,10 @@ def rule_for(code: int, command: str | None = None) -> CodeRule:
         rule = _COMMAND_RULES.get((command, code))
         if rule is not None:
             return rule
-    return _RULES.get(code, _UNKNOWN)
+    rule = _RULES.get(code)
+    if rule is not None:
+        return rule
+    return _WEBHOOK_REFUSAL if code in WEBHOOK_CODES else _UNKNOWN
 
 
 def error_class_for(code: int, command: str | None = None) -> type[ApiError]:

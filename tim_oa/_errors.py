@@ -19,6 +19,7 @@ UserSig, a secret key or a request URL (whose query string carries the UserSig):
     │   ├── SubscriptionLimitError
     │   ├── ServiceNotEnabledError
     │   ├── RateLimitedError
+    │   ├── RefusedByWebhookError
     │   └── ServerError
     ├── PaginationError                        a walk over pages that would not end
     ├── BatchError                             BatchResult.raise_for_failures(); carries .result
@@ -202,6 +203,16 @@ class ServiceNotEnabledError(ApiError):
 
 class RateLimitedError(ApiError):
     """A server-side rate limit was hit (60007, 60011, 60018, 60019)."""
+
+
+class RefusedByWebhookError(ApiError):
+    """The app's own "before" webhook refused the request (10016, 20006, 120001-130000).
+
+    ``code`` is the code the webhook answered with when it chose one of the app-defined codes
+    (120001 to 130000) and ``info`` its ``ErrorInfo``; 20006 (a refused create) and 10016 (a
+    refused send) are Tencent's codes for a plain refusal. Never retried: the same request would
+    be refused the same way.
+    """
 
 
 class ServerError(ApiError):

@@ -6,7 +6,6 @@ trust every value it reads.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,8 @@ from ._regions import Region
 from ._retry import RetryPolicy
 from ._transport_common import attempt_seconds
 from ._transport_common import check_base_url as check_base_url_shape
+from ._validation import check_bool, check_count, check_region, check_seconds
+from ._validation import check_clock as check_clock_object
 from .limiters import Limiter
 
 UNSET: Any = object()
@@ -28,25 +29,6 @@ TENCENT_DOMAINS = (".qq.com", ".qcloud.com", ".my-imcloud.com")
 """Hosts under these domains are Tencent's: plain ``http://`` to them is refused by default."""
 
 _REGION_HOSTS = frozenset(h for region in Region for h in (region.host, region.backup_host))
-
-
-def check_identifier(value: object) -> str:
-    """The admin identifier: a non-empty string without control characters or line breaks."""
-    if not isinstance(value, str):
-        raise ValidationError(
-            f"identifier must be a str, not {type(value).__name__}", field="identifier"
-        )
-    if not value:
-        raise ValidationError("identifier must not be empty", field="identifier")
-    for ch in value:
-        # Control characters (newlines included), lone surrogates and Unicode line breaks would
-        # reach the query string or break UTF-8 encoding.
-        if ch < " " or "\x7f" <= ch <= "\x9f" or "\ud800" <= ch <= "\udfff" or ch in "\u2028\u2029":
-            raise ValidationError(
-                f"identifier must not contain control characters, got {value!r}",
-                field="identifier",
-            )
-    return value
 
 
 def is_tencent_host(host: str) -> bool:
@@ -79,8 +61,8 @@ def resolve_base_url(
         raise ValidationError(
             "give exactly one of region= (a tim_oa.Region) or base_url=", field="region"
         )
-    if region is not None and not isinstance(region, Region):
-        raise ValidationError("region must be a tim_oa.Region", field="region")
+    if region is not None:
+        region = check_region(region)
     backup = check_bool(use_backup_domain, "use_backup_domain")
     insecure = check_bool(allow_insecure_http, "allow_insecure_http")
     if isinstance(region, Region):
@@ -90,13 +72,8 @@ def resolve_base_url(
 
 def check_clock(clock: object) -> Clock:
     """``clock=``: ``None`` (the event loop's) or an object with ``monotonic`` and ``sleep``."""
-    if clock is None:
-        return DEFAULT_CLOCK
-    if not isinstance(clock, Clock):
-        raise ValidationError(
-            "clock must have monotonic() and an async sleep(seconds)", field="clock"
-        )
-    return clock
+    checked = check_clock_object(clock)
+    return DEFAULT_CLOCK if checked is None else checked
 
 
 def check_limiter_options(limiter: object, rate_limit: object, send_rate: object) -> None:
@@ -139,35 +116,6 @@ def check_limiter(limiter: object) -> Limiter | None:
             field="limiter",
         )
     return limiter
-
-
-def check_bool(value: object, name: str) -> bool:
-    """A real bool."""
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be a bool, not {type(value).__name__}", field=name)
-    return value
-
-
-def check_count(value: object, name: str, *, minimum: int) -> int:
-    """An int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(
-            f"{name} must be an int of at least {minimum}, got {value!r}", field=name
-        )
-    return value
-
-
-def check_seconds(value: object, name: str, *, optional: bool = True) -> float | None:
-    """A positive, finite number of seconds (or ``None`` when optional)."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(
-            f"{name} must be a number of seconds, not {type(value).__name__}", field=name
-        )
-    if not (value > 0 and math.isfinite(value)):
-        raise ValidationError(f"{name} must be positive and finite, got {value!r}", field=name)
-    return float(value)
 
 
 def timeout_seconds(timeout: httpx.Timeout | None, default: float) -> float:

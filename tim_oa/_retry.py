@@ -15,17 +15,7 @@ from typing import Any
 
 from ._codes import REFUSED, TRANSIENT, rule_for
 from ._errors import ApiError, MalformedResponseError, TransportError, ValidationError
-
-
-def _number(name: str, value: object, minimum: float, *, maximum: float | None = None) -> float:
-    """A finite real number within bounds, or a ValidationError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"{name} must be a number, not {type(value).__name__}", field=name)
-    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
-        bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
-        raise ValidationError(f"{name} must be {bounds}, got {value!r}", field=name)
-    return value
-
+from ._validation import check_count, check_number
 
 _FIELDS = ("max_retries", "base_delay", "max_delay", "jitter", "deadline", "max_retry_after")
 
@@ -70,20 +60,16 @@ class RetryPolicy:
         deadline: float | None = 60.0,
         max_retry_after: float = 300.0,
     ) -> None:
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(
-                f"max_retries must be an int of at least 0, got {max_retries!r}",
-                field="max_retries",
-            )
-        if deadline is not None and _number("deadline", deadline, 0.0) == 0:
+        check_count(max_retries, "max_retries", minimum=0)
+        if deadline is not None and check_number(deadline, "deadline", minimum=0.0) == 0:
             raise ValidationError("deadline must be positive or None", field="deadline")
         set_ = object.__setattr__
         set_(self, "max_retries", max_retries)
-        set_(self, "base_delay", _number("base_delay", base_delay, 0.0))
-        set_(self, "max_delay", _number("max_delay", max_delay, 0.0))
-        set_(self, "jitter", _number("jitter", jitter, 0.0, maximum=1.0))
+        set_(self, "base_delay", check_number(base_delay, "base_delay", minimum=0.0))
+        set_(self, "max_delay", check_number(max_delay, "max_delay", minimum=0.0))
+        set_(self, "jitter", check_number(jitter, "jitter", minimum=0.0, maximum=1.0))
         set_(self, "deadline", deadline)
-        set_(self, "max_retry_after", _number("max_retry_after", max_retry_after, 0.0))
+        set_(self, "max_retry_after", check_number(max_retry_after, "max_retry_after", minimum=0.0))
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in _FIELDS)

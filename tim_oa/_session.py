@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from os import PathLike
+from typing import Any
+
 from ._accounts import AccountsMixin
 from ._messages import MessagesMixin
 from ._subscribers import SubscribersMixin
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - exercised on 3.10
+    from typing_extensions import Self
 
 
 class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
@@ -14,10 +24,13 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
         sdkappid: The app's SDKAppID.
         identifier: The app admin account the requests are made as (no control characters).
         usersig: A :class:`UserSigSigner`, a fixed UserSig string, or a sync or async callable
-            ``(identifier) -> str``. A signer renews itself; a callable is asked on every attempt
+            ``(identifier) -> str``. A signer (or a fixed v2 UserSig) for another SDKAppID is
+            refused here. A signer renews itself; a callable is asked on every attempt
             (a 70001 answer asks it once more and resends with that answer). The UserSig is
             fetched before a concurrency slot is taken, bounded by the attempt's timeout.
-        region: A :class:`Region`; or give ``base_url`` instead (an emulator, a proxy).
+        region: A :class:`Region`, or the name ``Region(...)`` takes (``"singapore"``,
+            ``"silicon-valley"``; case-insensitive); or give ``base_url`` instead (an emulator, a
+            proxy).
         base_url: Scheme and host to send requests to, instead of a region. Plain ``http://`` to
             a Tencent host (``*.qq.com``, ``*.qcloud.com``, ``*.my-imcloud.com``) is refused.
         use_backup_domain: Use the region's backup domain.
@@ -55,3 +68,38 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session
     belongs to the event loop it is first used in.
     """
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        profile: str | None = None,
+        config: str | PathLike[str] | None = None,
+        **overrides: Any,
+    ) -> Self:
+        """A session for the app the environment describes, as the ``tim-oa`` command line reads it.
+
+        The variables: ``TIM_OA_SDKAPPID``; ``TIM_OA_SECRET_KEY`` (the session signs its own
+        UserSigs) or a ready ``TIM_OA_USERSIG``; ``TIM_OA_IDENTIFIER`` (default
+        ``administrator``); ``TIM_OA_REGION`` (a name ``Region(...)`` takes) or
+        ``TIM_OA_BASE_URL``. The same keys, lower case without ``TIM_OA_``, may live in the
+        config file ``TIM_OA_CONFIG`` names (TOML, or JSON for a ``.json`` name; default
+        ``~/.config/tim-oa/config.toml``), at its top level or in the table
+        ``TIM_OA_PROFILE`` names. The environment wins over the file.
+
+        Args:
+            environ: The variables to read (default ``os.environ``).
+            profile: The profile to use instead of ``TIM_OA_PROFILE``.
+            config: The config file to read instead of ``TIM_OA_CONFIG``'s.
+            **overrides: Any argument of ``Session(...)``; each wins over the settings
+                (``region=`` or ``base_url=`` replaces both settings).
+
+        Raises:
+            ValidationError: a setting is missing or malformed; the message names the variable
+                to set, never a secret's value.
+        """
+        from ._from_env import session_options
+
+        options = session_options(overrides, environ=environ, profile=profile, config=config)
+        return cls(**options)

@@ -22,6 +22,13 @@ from typing import Any, Protocol, TypeAlias
 import anyio
 
 from ._errors import TransportError, ValidationError
+from ._validation import (
+    check_identifier,
+    check_sdkappid,
+    check_secret_key,
+    check_usersig_text,
+    check_whole_seconds,
+)
 
 Clock: TypeAlias = Callable[[], float]
 
@@ -87,54 +94,7 @@ def decode_usersig(usersig: str) -> dict[str, Any]:
 _MAX_CLAIMS_BYTES = 1 << 20  # a signature's JSON is a few hundred bytes; don't inflate a bomb
 
 
-_MAX_SECONDS = 2**31 - 1  # 68 years; the official verifiers read these claims as integers
 _MAX_TIME = 2**62
-
-
-def _whole_seconds(value: object, name: str, *, minimum: int, maximum: int = _MAX_SECONDS) -> int:
-    """An int (or a float with no fraction, converted exactly) within ``minimum..maximum``.
-
-    ``timedelta(days=1).total_seconds()`` is ``86400.0``: accepted as 86400. Bools, strings,
-    fractions, NaN and infinities are refused: a verifier compares whole seconds, and a document
-    with ``"TLS.expire": 86400.5`` verifies nowhere.
-    """
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(
-            f"{name} must be a whole number of seconds (an int), not {value!r}",
-            field=name,
-            limit=f"{minimum}..{maximum}",
-        )
-    if not minimum <= value <= maximum:
-        raise ValidationError(
-            f"{name} must be {minimum}..{maximum}, got {value}",
-            field=name,
-            limit=f"{minimum}..{maximum}",
-        )
-    return value
-
-
-def check_identifier(identifier: object, name: str = "identifier") -> str:
-    """A non-empty identifier that can be signed: valid Unicode and no control characters.
-
-    The signed content is one ``TLS.<name>:<value>`` line per claim, so a newline in an
-    identifier would change its meaning; a lone surrogate cannot be encoded as UTF-8 at all.
-    """
-    if not isinstance(identifier, str) or not identifier:
-        raise ValidationError(f"{name} must be a non-empty string", field=name)
-    problem = None
-    try:
-        identifier.encode("utf-8")
-    except UnicodeEncodeError:
-        problem = "a lone surrogate (not valid Unicode)"
-    else:
-        bad = next((c for c in identifier if c < " " or "\x7f" <= c < "\xa0"), None)
-        if bad is not None:
-            problem = f"the control character {bad!r}"
-    if problem is not None:
-        raise ValidationError(f"{name} contains {problem}", field=name)
-    return identifier
 
 
 class UserSigSigner:
@@ -162,18 +122,10 @@ class UserSigSigner:
         renew_before: int = 300,
         clock: Clock = time.time,
     ) -> None:
-        if isinstance(sdkappid, bool) or not isinstance(sdkappid, int) or sdkappid <= 0:
-            raise ValidationError("sdkappid must be a positive integer", field="sdkappid")
-        if not isinstance(secret_key, str) or not secret_key:
-            raise ValidationError("secret_key must be a non-empty string", field="secret_key")
-        try:
-            secret_key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError(
-                "secret_key must be encodable as UTF-8 (no lone surrogates)", field="secret_key"
-            ) from None
-        expire = _whole_seconds(expire, "expire", minimum=1)
-        renew_before = _whole_seconds(renew_before, "renew_before", minimum=0)
+        check_sdkappid(sdkappid)
+        check_secret_key(secret_key)
+        expire = check_whole_seconds(expire, "expire", minimum=1)
+        renew_before = check_whole_seconds(renew_before, "renew_before", minimum=0)
         if renew_before >= expire:
             raise ValidationError(
                 "renew_before must be less than expire",
@@ -210,11 +162,13 @@ class UserSigSigner:
         TRTC private map keys and is never needed for the REST API.
         """
         check_identifier(identifier)
-        expire = self._expire if expire is None else _whole_seconds(expire, "expire", minimum=1)
+        expire = (
+            self._expire if expire is None else check_whole_seconds(expire, "expire", minimum=1)
+        )
         t = (
             int(self._clock())
             if now is None
-            else _whole_seconds(now, "now", minimum=0, maximum=2**62)
+            else check_whole_seconds(now, "now", minimum=0, maximum=_MAX_TIME)
         )
         if userbuf is not None and not isinstance(userbuf, bytes):
             raise ValidationError("userbuf must be bytes or None", field="userbuf")
@@ -366,18 +320,39 @@ class _CallableSource:
         return value
 
 
-def as_usersig_source(provider: object) -> UserSigSource:
-    """Turn what the user passed as ``usersig=`` into a :class:`UserSigSource`."""
+def _check_fixed_sdkappid(usersig: str, sdkappid: int) -> None:
+    """Refuse a fixed UserSig made for another SDKAppID; one that does not decode is left alone."""
+    try:
+        claims = decode_usersig(usersig)
+    except ValidationError:
+        return
+    claimed = claims.get("TLS.sdkappid")
+    if isinstance(claimed, int) and not isinstance(claimed, bool) and claimed != sdkappid:
+        raise ValidationError(
+            f"usersig was made for SDKAppID {claimed}, but the session is for SDKAppID {sdkappid}",
+            field="usersig",
+        )
+
+
+def as_usersig_source(provider: object, *, sdkappid: int | None = None) -> UserSigSource:
+    """Turn what the user passed as ``usersig=`` into a :class:`UserSigSource`.
+
+    With ``sdkappid`` (the session's), a signer for another app, or a fixed v2 UserSig made for
+    another app, is refused here rather than by the server's 70014 on the first call.
+    """
     if isinstance(provider, UserSigSigner):
+        if sdkappid is not None and provider.sdkappid != sdkappid:
+            raise ValidationError(
+                f"usersig is a UserSigSigner for SDKAppID {provider.sdkappid}, but the session "
+                f"is for SDKAppID {sdkappid}",
+                field="usersig",
+            )
         return _SignerSource(provider)
     if isinstance(provider, str):
-        if not provider:
-            raise ValidationError("usersig must not be empty", field="usersig")
-        if not all("!" <= c <= "~" for c in provider):
-            # A UserSig is URL-safe base64; anything else cannot go into the query string.
-            raise ValidationError(
-                "usersig must be printable ASCII without spaces (a UserSig)", field="usersig"
-            )
+        # A UserSig is URL-safe base64; anything else cannot go into the query string.
+        check_usersig_text(provider)
+        if sdkappid is not None:
+            _check_fixed_sdkappid(provider, sdkappid)
         return _FixedSource(provider)
     if callable(provider):
         return _CallableSource(provider)

@@ -1,7 +1,10 @@
-"""Checks run on user input before any request is sent.
+"""Checks run on user input before any request is sent: each rule once.
 
 Each check raises :class:`ValidationError` naming the argument, its wire key where it has one, and
-the limit. Limits come from :mod:`tim_oa._limits`.
+the limit. Limits come from :mod:`tim_oa._limits`. The session's options (``_options``), the retry
+policy, the limiters, the UserSig signer and the request methods all call these functions, so one
+value is accepted or refused the same way everywhere (an identifier with U+2028 is refused by
+``Session`` and ``UserSigSigner`` alike). The transport and webhook modules may call them too.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _limits as L
+from ._clock import Clock
 from ._errors import ValidationError
+from ._regions import Region
 
 if TYPE_CHECKING:  # annotations only: attrs is not loaded with a Session
     import attrs
@@ -103,6 +108,196 @@ def check_bool(value: Any, arg: str) -> bool:
     """A real bool (not 0/1 or a string, which would hide a mistake)."""
     if not isinstance(value, bool):
         raise ValidationError(f"{arg} must be a bool, not {type(value).__name__}", field=arg)
+    return value
+
+
+def check_count(value: object, name: str, *, minimum: int) -> int:
+    """An int (not a bool) of at least ``minimum`` (counts, sizes, ``sdkappid``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(
+            f"{name} must be an int of at least {minimum}, got {value!r}", field=name
+        )
+    return value
+
+
+def check_sdkappid(value: object, name: str = "sdkappid") -> int:
+    """An SDKAppID: a positive int."""
+    return check_count(value, name, minimum=1)
+
+
+def check_number(
+    value: object, name: str, *, minimum: float, maximum: float | None = None
+) -> float:
+    """A finite real number (not a bool) within ``minimum..maximum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{name} must be a number, not {type(value).__name__}", field=name)
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise ValidationError(f"{name} must be {bounds}, got {value!r}", field=name)
+    return value
+
+
+def check_seconds(value: object, name: str, *, optional: bool = True) -> float | None:
+    """A positive, finite number of seconds (or ``None`` when optional)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            f"{name} must be a number of seconds, not {type(value).__name__}", field=name
+        )
+    if not (value > 0 and math.isfinite(value)):
+        raise ValidationError(f"{name} must be positive and finite, got {value!r}", field=name)
+    return float(value)
+
+
+def check_rate(value: object, name: str) -> float | None:
+    """A rate per second: ``None`` (off) or a positive, finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            f"{name} must be a number or None, not {type(value).__name__}", field=name
+        )
+    if not (value > 0 and math.isfinite(value)):
+        raise ValidationError(f"{name} must be positive and finite, got {value!r}", field=name)
+    return float(value)
+
+
+def check_share(value: object, name: str) -> float:
+    """A share in (0, 1] (a limiter's ``margin``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValidationError(f"{name} must be a number in (0, 1]", field=name)
+    return float(value)
+
+
+MAX_WHOLE_SECONDS: Final = 2**31 - 1
+"""68 years: the largest claim Tencent's verifiers read as an integer."""
+
+
+def check_whole_seconds(
+    value: object, name: str, *, minimum: int, maximum: int = MAX_WHOLE_SECONDS
+) -> int:
+    """An int (or a float with no fraction, converted exactly) within ``minimum..maximum``.
+
+    ``timedelta(days=1).total_seconds()`` is ``86400.0``: accepted as 86400. Bools, strings,
+    fractions, NaN and infinities are refused.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(
+            f"{name} must be a whole number of seconds (an int), not {value!r}",
+            field=name,
+            limit=f"{minimum}..{maximum}",
+        )
+    if not minimum <= value <= maximum:
+        raise ValidationError(
+            f"{name} must be {minimum}..{maximum}, got {value}",
+            field=name,
+            limit=f"{minimum}..{maximum}",
+        )
+    return value
+
+
+def _is_control(ch: str) -> bool:
+    # C0, DEL and C1 controls, lone surrogates and the Unicode line/paragraph separators: they
+    # would break the query string, the signed ``TLS.identifier:`` line, or UTF-8 encoding.
+    return ch < " " or "\x7f" <= ch <= "\x9f" or "\ud800" <= ch <= "\udfff" or ch in "\u2028\u2029"
+
+
+def check_identifier(value: object, name: str = "identifier") -> str:
+    """An identifier a UserSig is made for: non-empty, no control characters or line breaks.
+
+    Line breaks include U+2028 and U+2029; lone surrogates are refused too. ``Session`` and
+    ``UserSigSigner`` both use this rule.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a str, not {type(value).__name__}", field=name)
+    if not value:
+        raise ValidationError(f"{name} must not be empty", field=name)
+    bad = next((ch for ch in value if _is_control(ch)), None)
+    if bad is not None:
+        what = (
+            "a lone surrogate (not valid Unicode)"
+            if "\ud800" <= bad <= "\udfff"
+            else f"the control character {bad!r}"
+        )
+        raise ValidationError(
+            f"{name} must not contain control characters: it has {what}", field=name
+        )
+    return value
+
+
+def check_clock(value: object, name: str = "clock") -> Clock | None:
+    """``None`` or an object with ``monotonic()`` and an async ``sleep(seconds)``."""
+    if value is not None and not isinstance(value, Clock):
+        raise ValidationError(
+            f"{name} must have monotonic() and an async sleep(seconds)", field=name
+        )
+    return value
+
+
+def check_region(value: object, name: str = "region") -> Region:
+    """A :class:`Region`, or a name ``Region(...)`` takes (case-insensitive, ``-`` for ``_``).
+
+    An unknown name is refused with the list of valid ones.
+    """
+    if isinstance(value, Region):
+        return value
+    if isinstance(value, str):
+        try:
+            return Region.from_name(value)
+        except ValueError as exc:
+            raise ValidationError(
+                str(exc), field=name, limit=[r.name.lower() for r in Region]
+            ) from None
+    raise ValidationError(
+        f'{name} must be a tim_oa.Region or its name (such as "singapore"), '
+        f"not {type(value).__name__}",
+        field=name,
+    )
+
+
+def check_secret_key(value: object, name: str = "secret_key") -> str:
+    """An app's secret key: a non-empty str UTF-8 can encode (its value is never shown)."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{name} must be encodable as UTF-8 (no lone surrogates)", field=name
+        ) from None
+    return value
+
+
+def check_usersig_text(value: object, name: str = "usersig") -> str:
+    """A UserSig as given: non-empty printable ASCII without spaces (it goes into the query)."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{name} must not be empty", field=name)
+    if not all("!" <= c <= "~" for c in value):
+        raise ValidationError(
+            f"{name} must be printable ASCII without spaces (a UserSig)", field=name
+        )
+    return value
+
+
+def check_token(value: object, name: str = "token") -> str | None:
+    """An optional shared secret (a webhook token): ``None`` or a non-empty, non-blank str.
+
+    Its value is never part of the message.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty str or None", field=name)
+    return value
+
+
+def check_printable_ascii(value: object, name: str) -> str:
+    """A non-empty str of printable ASCII, spaces allowed (a header value, a key prefix)."""
+    if not isinstance(value, str) or not value or not all(" " <= c <= "~" for c in value):
+        raise ValidationError(f"{name} must be a non-empty string of printable ASCII", field=name)
     return value
 
 

@@ -23,12 +23,11 @@ be safe to call from many tasks of one event loop at once.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._clock import DEFAULT_CLOCK, AnyioClock, Clock
-from ._errors import ValidationError
 from ._ratelimit import KeyedPacers, Pacer
+from ._validation import check_clock, check_rate, check_share
 
 __all__ = ["DEFAULT_MARGIN", "AnyioClock", "Clock", "Limiter", "LocalLimiter", "RedisLimiter"]
 
@@ -52,18 +51,6 @@ class Limiter(Protocol):
     async def acquire_send(self, account_id: str, *, app: int) -> None:
         """Wait for one broadcast slot of Official Account ``account_id`` of app ``app``."""
         ...
-
-
-def _check_rate(value: object, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(
-            f"{name} must be a number or None, not {type(value).__name__}", field=name
-        )
-    if not (value > 0 and math.isfinite(value)):
-        raise ValidationError(f"{name} must be positive and finite, got {value!r}", field=name)
-    return float(value)
 
 
 class LocalLimiter:
@@ -93,16 +80,11 @@ class LocalLimiter:
         clock: Clock | None = None,
         margin: float = DEFAULT_MARGIN,
     ) -> None:
-        self.rate = _check_rate(rate, "rate")
-        self.send_rate = _check_rate(send_rate, "send_rate")
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin <= 1:
-            raise ValidationError("margin must be a number in (0, 1]", field="margin")
-        if clock is not None and not isinstance(clock, Clock):
-            raise ValidationError(
-                "clock must have monotonic() and an async sleep(seconds)", field="clock"
-            )
-        self.margin = float(margin)
-        self._clock: Clock = DEFAULT_CLOCK if clock is None else clock
+        self.rate = check_rate(rate, "rate")
+        self.send_rate = check_rate(send_rate, "send_rate")
+        self.margin = check_share(margin, "margin")
+        checked = check_clock(clock)
+        self._clock: Clock = DEFAULT_CLOCK if checked is None else checked
         self._calls: dict[tuple[int, str], Pacer] = {}
         self._sends = (
             None

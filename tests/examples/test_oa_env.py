@@ -17,13 +17,12 @@ def test_a_base_url_and_a_secret_key_make_a_signing_session() -> None:
     assert oa.region is None
 
 
-def test_a_region_name_wins_over_a_base_url_as_in_the_cli() -> None:
+def test_a_region_name_identifier_and_usersig() -> None:
     oa = oa_env.session_from_env(
         {
             "TIM_OA_SDKAPPID": "1400000001",
             "TIM_OA_USERSIG": "sig",
             "TIM_OA_REGION": "silicon-valley",
-            "TIM_OA_BASE_URL": "http://h",
             "TIM_OA_IDENTIFIER": "admin2",
         }
     )
@@ -37,7 +36,16 @@ def test_a_region_name_wins_over_a_base_url_as_in_the_cli() -> None:
         ({"TIM_OA_SDKAPPID": "x"}, "TIM_OA_SDKAPPID"),
         ({"TIM_OA_SDKAPPID": "1"}, "TIM_OA_SECRET_KEY"),
         ({"TIM_OA_SDKAPPID": "1", "TIM_OA_SECRET_KEY": "k"}, "TIM_OA_REGION"),
-        ({"TIM_OA_SDKAPPID": "1", "TIM_OA_SECRET_KEY": "k", "TIM_OA_REGION": "mars"}, "mars"),
+        ({"TIM_OA_SDKAPPID": "1", "TIM_OA_SECRET_KEY": "k", "TIM_OA_REGION": "mars"}, "REGION"),
+        (
+            {
+                "TIM_OA_SDKAPPID": "1",
+                "TIM_OA_USERSIG": "s",
+                "TIM_OA_REGION": "china",
+                "TIM_OA_BASE_URL": "http://h",
+            },
+            "keep one",
+        ),
     ],
 )
 def test_a_missing_or_bad_setting_is_named(environ: dict[str, str], named: str) -> None:

@@ -71,10 +71,10 @@ async def run_scenario(emulator: Emulator, seen: list[webhooks.Event]) -> None:
     async with emulator.session(send_rate=None) as oa:
         account_id = await oa.create_account("owner", "News", account_id="@TOA#_news")
 
-        with pytest.raises(tim_oa.ApiError) as refused:
+        with pytest.raises(tim_oa.RefusedByWebhookError) as refused:
             await oa.create_account("owner", "Forbidden", account_id="@TOA#_bad")
         assert refused.value.code == 120042 and "name not allowed" in refused.value.info
-        with pytest.raises(tim_oa.ApiError) as plain:
+        with pytest.raises(tim_oa.RefusedByWebhookError) as plain:
             await oa.create_account("owner", "Plain refusal", account_id="@TOA#_bad2")
         assert plain.value.code == 20006
         assert "@TOA#_bad" not in emulator.accounts and "@TOA#_bad2" not in emulator.accounts
@@ -85,7 +85,7 @@ async def run_scenario(emulator: Emulator, seen: list[webhooks.Event]) -> None:
         assert {report.outcomes[u].code for u in report.failed} == {0}
         assert set(emulator.account(account_id).subscribers) == {"alice", "bob"}
 
-        with pytest.raises(tim_oa.ApiError) as spoiler:
+        with pytest.raises(tim_oa.RefusedByWebhookError) as spoiler:
             await oa.send_message(account_id, "spoiler")
         assert spoiler.value.code == 120001
         dropped = await oa.send_message(account_id, "secret")  # the sender is told it worked

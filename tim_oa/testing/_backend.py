@@ -50,6 +50,7 @@ class Backend:
         clock: Callable[[], float],
         seed: int = 0,
         known_users: Collection[str] | None = None,
+        admins: Collection[str] = (),
         max_accounts_per_subscriber: int | None = None,
         send_per_second: float | None = L.SENDS_PER_SECOND_PER_ACCOUNT,
         broadcasts_per_hour: int | None = L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
@@ -57,6 +58,9 @@ class Backend:
         self.clock = clock
         self.seed = seed
         self.known_users = known_users
+        self.admins: frozenset[str] = frozenset(admins)
+        self.imported: set[str] = set()  # added by the import commands
+        self.deleted: set[str] = set()  # removed by account_delete (until imported again)
         self.max_accounts_per_subscriber = max_accounts_per_subscriber
         self.send_per_second = send_per_second
         self.broadcasts_per_hour = broadcasts_per_hour
@@ -70,6 +74,8 @@ class Backend:
         self.accounts.clear()
         self.tombstones.clear()
         self.user_index.clear()
+        self.imported.clear()
+        self.deleted.clear()
         self._id_rng = random.Random(f"tim_oa.testing/ids/{self.seed}")
 
     def snapshot(self) -> dict[str, AccountRecord]:
@@ -94,8 +100,42 @@ class Backend:
         return self.accounts.get(account_id)
 
     def is_known(self, user_id: str) -> bool:
-        """Whether ``user_id`` is an imported account (always, without ``known_users``)."""
-        return self.known_users is None or user_id in self.known_users
+        """Whether ``user_id`` is an imported account.
+
+        Without ``known_users`` every user is, until ``account_delete`` removes it; with it,
+        the users in it, the admins and the users the import commands added.
+        """
+        if user_id in self.deleted:
+            return False
+        return (
+            self.known_users is None
+            or user_id in self.known_users
+            or user_id in self.imported
+            or user_id in self.admins
+        )
+
+    # -- imported user accounts (im_open_login_svc) --
+
+    def import_user(self, user_id: str) -> None:
+        """Import one user account; importing it again changes nothing (one internal id)."""
+        self.deleted.discard(user_id)
+        self.imported.add(user_id)
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete one imported user account; False when it was not imported.
+
+        The user's subscriptions end with it, without callbacks, and accounts it owns stay
+        (INFERRED: Tencent says a deleted user's own data goes, and says nothing of Official
+        Accounts). A deleted user may be imported again at once (as on Tencent's trial
+        editions; other editions refuse it for three months, which is not emulated).
+        """
+        if not self.is_known(user_id):
+            return False
+        for account_id in list(self.user_index.get(user_id, ())):
+            self._unsubscribe(self.accounts[account_id], user_id)
+        self.imported.discard(user_id)
+        self.deleted.add(user_id)
+        return True
 
     def at_subscription_cap(self, user_id: str) -> bool:
         """Whether ``user_id`` may subscribe to no more accounts."""

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from .. import _limits as L
+from . import _handle_imports
 from ._asgi import EmulatorApp
 from ._backend import Backend
 from ._clock import ManualClock, SessionClock
 from ._failure import Failure
 from ._faults import FaultInjector, Faults
 from ._gateway import MAX_BODY_BYTES, Gateway, RequestRecord
-from ._handlers import Call, Pending, execute
+from ._handlers import HANDLERS, Call, Pending, execute
 from ._ratelimit import CommandRateLimiter
 from ._records import AccountRecord
 from ._transport import EmulatorTransport
@@ -39,7 +40,8 @@ SESSION_BASE_URL: Final = "http://tim-oa-emulator"
 class Emulator:
     """A stateful, in-memory Official Account service for tests, demos and benchmarks.
 
-    It implements the twelve commands with their validation, error codes, limits and pagination,
+    It implements the twelve commands with their validation, error codes, limits and pagination
+    (and the four account commands that import, check and delete the app's users),
     verifies each request's UserSig with ``secret_key``, and can inject faults. Reach it in-process
     through ``transport()`` or ``session()``, or over a loopback socket with ``serve()``.
 
@@ -52,8 +54,11 @@ class Emulator:
         seed: seeds generated account ids and random faults, so runs are reproducible.
         rate_limit: calls per second allowed per command (60007 beyond it); None disables.
         faults: random faults to inject; None for none. Targeted faults: ``fail_next``.
-        known_users: the imported user accounts. None accepts any user id; otherwise an owner not
-            in it fails creation with 70107 and such a subscriber gets Result 0.
+        known_users: the imported user accounts. None (the default) accepts any user id;
+            otherwise only these users, the admins and the users the import commands add exist:
+            an owner that does not exist fails creation with 70107, and such a subscriber gets
+            Result 0. The account commands of ``im_open_login_svc`` (``multiaccount_import``,
+            ``account_import``, ``account_check``, ``account_delete``) work either way.
         max_accounts_per_subscriber: how many accounts one user may subscribe to; None is
             unlimited (the real limit is not published).
         send_per_second: per-account broadcast rate (60018 beyond it); None disables.
@@ -111,6 +116,7 @@ class Emulator:
             clock=clock,
             seed=seed,
             known_users=None if known_users is None else frozenset(known_users),
+            admins=self.admins,
             max_accounts_per_subscriber=max_accounts_per_subscriber,
             send_per_second=send_per_second,
             broadcasts_per_hour=broadcasts_per_hour,
@@ -135,7 +141,11 @@ class Emulator:
             verifier=UserSigVerifier(secret_key),
             backend=self._backend,
             injector=self._injector,
-            limiter=None if rate_limit is None else CommandRateLimiter(rate_limit),
+            limiter=(
+                None
+                if rate_limit is None
+                else CommandRateLimiter(rate_limit, _handle_imports.CALLS_PER_SECOND)
+            ),
             lock=self._lock,
             log_size=request_log_size,
             service_enabled=service_enabled,
@@ -181,7 +191,11 @@ class Emulator:
 
     @property
     def known_users(self) -> frozenset[str] | None:
-        """The imported user accounts, or None when any user id is accepted; assignable."""
+        """The users given as imported (None: any user id is accepted); assignable.
+
+        Users added by the import commands, the admins and deletions are not part of it: ask
+        ``is_imported`` for the state now.
+        """
         users = self._backend.known_users
         return None if users is None else frozenset(users)
 
@@ -189,6 +203,11 @@ class Emulator:
     def known_users(self, value: Collection[str] | None) -> None:
         with self._lock:
             self._backend.known_users = None if value is None else frozenset(value)
+
+    def is_imported(self, user_id: str) -> bool:
+        """Whether ``user_id`` exists as an imported account now (see ``known_users``)."""
+        with self._lock:
+            return self._backend.is_known(user_id)
 
     # -- clients --
 
@@ -270,7 +289,7 @@ class Emulator:
         that a retry is safe. Targeted faults fire in the order they were queued, before any
         random fault, and only on requests that pass authentication (see ``tim_oa.testing``).
         """
-        if command is not None and command not in L.COMMANDS:
+        if command is not None and command not in HANDLERS:
             raise ValueError(f"unknown command {command!r}")
         with self._lock:
             self._injector.add_rule(

@@ -9,16 +9,18 @@ a ``FAIL`` envelope, as the real gateway does; never an HTTP 500):
 0. body size: a body over ``max_body_bytes`` (``MAX_BODY_BYTES``, 1 MiB, by default) is refused
    with 60002 before anything else, without reading the rest of it (INFERRED code: the reference
    names no size limit; 60002 is "HTTP parse error");
-1. path ``/v4/official_account_open_http_svc/{command}`` → else 60009;
+1. path ``/v4/official_account_open_http_svc/{command}``, or ``/v4/im_open_login_svc/{command}``
+   for the four account commands (import, check, delete) → else 60009;
 2. method POST → else 60002 (INFERRED; the reference allows 60002 or 60008);
 3. query: ``sdkappid`` missing or empty → 60012, not this app (or not a decimal number) → 60006;
    ``identifier`` not an admin → 60010; ``usersig`` missing or empty → 70002, then the UserSig
    checks (70003/70013/70014/70001/70009); ``random`` not a u32 in decimal → 60002;
    ``contenttype`` other than ``json`` → 60002. Parameter names and values are case-sensitive;
-4. command not one of the twelve → 10003 (INFERRED: checked after authentication, as a backend
-   service would);
-5. per-command rate limit → 60007;
-6. service disabled → 131000;
+4. command not one of the service's (the twelve, or the four account commands) → 10003
+   (INFERRED: checked after authentication, as a backend service would);
+5. per-command rate limit → 60007 (the account commands: their own documented rates, capped by
+   the emulator's ``rate_limit``);
+6. Official Accounts disabled → 131000 (not for the account commands, which are not theirs);
 7. body: empty, not JSON, nested too deeply to parse, holding a lone surrogate (not encodable
    as UTF-8), or not a JSON object → 60003 (INFERRED for the empty body: it is not valid JSON and
    the docs require ``{}``);
@@ -52,13 +54,13 @@ from .._codes import ErrorCode as C
 from ._backend import Backend
 from ._failure import Failure
 from ._faults import FaultAction, FaultInjector
-from ._handlers import Call, Pending, Result, execute, is_valid_msg_body
+from ._handlers import OA_SERVICE, SERVICES, Call, Pending, Result, execute, is_valid_msg_body
 from ._ratelimit import CommandRateLimiter
 from ._usersig import UserSigVerifier
 from ._webhooks import WebhookSender
 
-PATH_PREFIX: Final = f"/v4/{L.SERVICE}/"
-_COMMAND_RE: Final = re.compile(r"[A-Za-z0-9_]+")
+PATH_PREFIX: Final = f"/v4/{OA_SERVICE}/"
+_PATH_RE: Final = re.compile(r"/v4/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)")
 _DECIMAL_RE: Final = re.compile(r"[0-9]{1,20}")
 _JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -241,16 +243,17 @@ class Gateway:
                     C.HTTP_PARSE_ERROR,
                     f"the request body is over the {self.max_body_bytes}-byte limit",
                 )
-            command = exchange.command = self._route(path)
+            service, command = self._route(path)
+            exchange.command = command
             if method != "POST":
                 raise Failure(C.HTTP_PARSE_ERROR, f"method {method} not allowed; use POST")
             query = exchange.query = self._parse_query(raw_query)
             self._check_query(query, exchange.now)
-            if command not in L.COMMANDS:
+            if command not in SERVICES[service]:
                 raise Failure(C.INVALID_COMMAND, f"unknown command {command!r}")
             if self.limiter is not None and not self.limiter.try_acquire(command, exchange.now):
                 raise Failure(C.REST_RATE_LIMITED, f"{command} call frequency over limit")
-            if not self.service_enabled:
+            if service == OA_SERVICE and not self.service_enabled:
                 raise Failure(
                     C.OA_SERVICE_NOT_ENABLED, "Official Accounts are not enabled for this app"
                 )
@@ -340,11 +343,12 @@ class Gateway:
         return Reply(200, _JSON_HEADERS, payload, delay=delay)
 
     @staticmethod
-    def _route(path: str) -> str:
-        command = path[len(PATH_PREFIX) :] if path.startswith(PATH_PREFIX) else ""
-        if not _COMMAND_RE.fullmatch(command):
+    def _route(path: str) -> tuple[str, str]:
+        """The ``(service, command)`` a path names; 60009 for any other path."""
+        match = _PATH_RE.fullmatch(path)
+        if match is None or match.group(1) not in SERVICES:
             raise Failure(C.BAD_RESOURCE, "request resource error: not an Official Account URL")
-        return command
+        return match.group(1), match.group(2)
 
     @staticmethod
     def _parse_query(raw_query: bytes) -> dict[str, str]:

@@ -4,16 +4,18 @@ Each handler reads and checks every field of the body first (``_readers``), and 
 the backend, so a malformed request never reports a lookup error such as 130004. The handlers
 live by command group in ``_handle_accounts``, ``_handle_subscribers`` and ``_handle_messages``;
 ``_call`` has what they share (the ``Call`` and the ``Pending`` of a before webhook).
-``HANDLERS`` maps each of the twelve command names to its handler. No callback fires for a failed
-request. Choices the reference leaves open (all INFERRED) are noted where they are made.
+``HANDLERS`` maps each command name to its handler: the twelve Official Account commands and the
+four account commands of ``im_open_login_svc`` (``_handle_imports``); ``SERVICES`` says which
+service path serves which commands. No callback fires for a failed request. Choices the
+reference leaves open (all INFERRED) are noted where they are made.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from .. import _limits as L
 from .._codes import ErrorCode as C
+from . import _handle_imports
 from ._backend import Backend
 from ._call import Call, Handler, Pending, Result
 from ._failure import Failure
@@ -28,9 +30,21 @@ from ._handle_subscribers import (
 )
 from ._readers import Body
 
-__all__ = ["HANDLERS", "Call", "Pending", "Result", "execute", "is_valid_msg_body"]
+__all__ = [
+    "HANDLERS",
+    "OA_SERVICE",
+    "SERVICES",
+    "Call",
+    "Pending",
+    "Result",
+    "execute",
+    "is_valid_msg_body",
+]
 
-HANDLERS: Final[dict[str, Handler]] = {
+OA_SERVICE: Final = "official_account_open_http_svc"
+"""The REST service of the twelve Official Account commands."""
+
+OA_HANDLERS: Final[dict[str, Handler]] = {
     "create_official_account": create_account,
     "destroy_official_account": destroy_account,
     "modify_official_account_base_info": modify_account,
@@ -44,9 +58,16 @@ HANDLERS: Final[dict[str, Handler]] = {
     "official_account_msg_get_simple": get_history,
     "official_account_msg_recall": recall_messages,
 }
-"""Command name -> handler; exactly the twelve commands."""
+"""Command name -> handler of the twelve Official Account commands."""
 
-assert set(HANDLERS) == set(L.COMMANDS)
+HANDLERS: Final[dict[str, Handler]] = {**OA_HANDLERS, **_handle_imports.HANDLERS}
+"""Command name -> handler, every service's."""
+
+SERVICES: Final[dict[str, frozenset[str]]] = {
+    OA_SERVICE: frozenset(OA_HANDLERS),
+    _handle_imports.SERVICE: frozenset(_handle_imports.HANDLERS),
+}
+"""Service (the path's ``/v4/{service}/``) -> the commands it serves."""
 
 
 def execute(backend: Backend, command: str, body: Body, call: Call) -> Result:

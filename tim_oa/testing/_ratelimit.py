@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 
 
 class CommandRateLimiter:
     """A token bucket per command: ``rate`` calls per second, bursts of up to one second's worth.
 
-    The bucket starts full, so a client that stays at or under ``rate`` on average is never
-    refused. Time comes from the caller, which makes it follow the emulator's injectable clock.
-    Not thread-safe on its own; the emulator calls it under its lock.
+    ``rates`` gives some commands a lower rate of their own (the account commands' documented
+    rates); ``rate`` caps them too. The bucket starts full, so a client that stays at or under
+    its rate on average is never refused. Time comes from the caller, which makes it follow the
+    emulator's injectable clock. Not thread-safe on its own; the emulator calls it under its lock.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, rates: Mapping[str, float] | None = None) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate)
-        self._capacity = max(1.0, self.rate)
+        self._rates = {key: min(self.rate, float(r)) for key, r in (rates or {}).items()}
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def rate_of(self, key: str) -> float:
+        """The calls per second allowed for ``key``."""
+        return self._rates.get(key, self.rate)
 
     def try_acquire(self, key: str, now: float) -> bool:
         """Take one token for ``key``; False when the bucket is empty."""
-        tokens, at = self._buckets.get(key, (self._capacity, now))
+        rate = self.rate_of(key)
+        capacity = max(1.0, rate)
+        tokens, at = self._buckets.get(key, (capacity, now))
         # A clock that goes backwards (ManualClock.set) must not mint tokens.
-        tokens = min(self._capacity, tokens + max(0.0, now - at) * self.rate)
+        tokens = min(capacity, tokens + max(0.0, now - at) * rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             return False
