@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-import re
 import subprocess
 import sys
 import textwrap
@@ -11,9 +9,11 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from tests.docs_pages import python_blocks
+
 pytest_plugins = ("pytester",)
 
-# A user's test module, written as the README writes it: no asyncio mark anywhere.
+# A user's test module, written as the testing guide writes it: no asyncio mark anywhere.
 USER_TESTS = textwrap.dedent(
     """
     import pytest
@@ -47,7 +47,7 @@ USER_TESTS = textwrap.dedent(
 )
 
 
-# The README's webhook example needs an ``app``: a bare ASGI receiver that refuses "bot" users.
+# The testing guide's webhook example needs an ``app``: an ASGI receiver refusing "bot" users.
 WEBHOOK_APP = textwrap.dedent(
     """
     import json
@@ -74,13 +74,8 @@ WEBHOOK_APP = textwrap.dedent(
 
 
 def _readme_fixture_blocks() -> list[str]:
-    """The README's pytest examples (the blocks that use the plugin's fixtures)."""
-    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = re.search(
-        r"^## Testing your code with the emulator\n(.*?)(?=^## )", readme, re.S | re.M
-    )
-    assert section
-    blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
+    """The testing guide's pytest examples (the blocks that use the plugin's fixtures)."""
+    blocks = python_blocks("guide/testing.md", "The emulator")
     return [textwrap.dedent(block) for block in blocks if "tim_oa_session" in block]
 
 
@@ -133,39 +128,3 @@ def test_loading_the_plugin_does_not_import_the_emulator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['tim_oa.testing.pytest_plugin']"
-
-
-# The README's webhook example needs an ``app``: a bare ASGI receiver that refuses "bot" users.
-WEBHOOK_APP = textwrap.dedent(
-    """
-    import json
-
-    async def app(scope, receive, send):
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        event = json.loads(body)
-        answer = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
-        if event["CallbackCommand"] == "OfficialAccount.CallbackBeforeAddSubscriber":
-            users = [i["Subscriber_Account"] for i in event["SubscribeAccountList"]]
-            answer["RefusedSubscribers_Account"] = [u for u in users if u.startswith("bot")]
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
-
-    """
-)
-
-
-def _readme_fixture_blocks() -> list[str]:
-    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = re.search(
-        r"^## Testing your code with the emulator\n(.*?)(?=^## )", readme, re.S | re.M
-    )
-    assert section
-    blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
-    return [textwrap.dedent(block) for block in blocks if "tim_oa_session" in block]

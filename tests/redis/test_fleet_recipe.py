@@ -204,10 +204,9 @@ async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(redis_server: Re
     assert {v for k, v in outcomes.items() if k.decode() in ids} == {b"succeeded"}
 
 
-async def test_the_readme_example_runs(redis_server: RedisServer) -> None:
-    readme = (project_root() / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Running on many workers", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+async def test_the_guides_example_runs(redis_server: RedisServer) -> None:
+    guide = project_root() / "docs" / "guide" / "many-workers.md"
+    code = guide.read_text(encoding="utf-8").split("```python\n", 1)[1].split("```", 1)[0]
     code = code.replace("redis://redis.internal:6379/0", redis_server.url)
     code = code.replace("region=region", "base_url=base_url")
     emulator = Emulator()
@@ -222,7 +221,11 @@ async def test_the_readme_example_runs(redis_server: RedisServer) -> None:
         }
         body = "".join(f"    {line}\n" for line in code.splitlines())
         exec(
-            compile(f"async def _block():\n{body}\n    await client.aclose()\n", "README", "exec"),
+            compile(
+                f"async def _block():\n{body}\n    await client.aclose()\n",
+                "many-workers.md",
+                "exec",
+            ),
             scope,
         )
         await scope["_block"]()
