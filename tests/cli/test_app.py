@@ -52,6 +52,7 @@ def test_command_tree_is_complete() -> None:
         "usersig": [],
         "emulator": ["serve"],
         "demo": [],
+        "doctor": [],
     }
 
 
