@@ -85,6 +85,7 @@ def _cell(text: str) -> str:
 def error_code_tables() -> str:
     """The code table as Markdown: every code, then the codes one command reads its own way."""
     from tim_oa import _codes
+    from tim_oa._errors import UserSigExpiredError
 
     path = Path(_codes.__file__)
     meanings = member_docstrings(path, "ErrorCode")
@@ -100,6 +101,19 @@ def error_code_tables() -> str:
         label = labels[rule.retry]
         return f"{label}, after at least {rule.wait:g} s" if rule.wait else label
 
+    def retried_column(code: int, rule: Any) -> str:
+        # The column must agree with the meaning: an expired UserSig is not retried by the
+        # policy but renewed and resent by the request loop, and a code that one command reads
+        # its own way says so in its row, not only in the second table.
+        if issubclass(rule.error, UserSigExpiredError):
+            text = "once, with a renewed UserSig (a fixed UserSig string: never)"
+        else:
+            text = retried(rule)
+        for (command, other), special in sorted(_codes._COMMAND_RULES.items()):
+            if other == code and retried(special) != retried(rule):
+                text += f"; {retried(special)} on `{command}`"
+        return text
+
     def exception(rule: Any) -> str:
         name = rule.error.__name__
         return f"[`{name}`][tim_oa.{name}]"
@@ -114,7 +128,7 @@ def error_code_tables() -> str:
         rule = _codes.rule_for(code)
         lines.append(
             f"| {int(code)} | `{code.name}` | {_cell(meanings.get(code.name, ''))} "
-            f"| {exception(rule)} | {retried(rule)} |"
+            f"| {exception(rule)} | {retried_column(code, rule)} |"
         )
     lines += [
         "",

@@ -47,3 +47,14 @@ def test_member_docstrings_are_read_from_the_source(hooks: ModuleType) -> None:
         docs["OA_NOT_FOUND"] == "The Official Account does not exist, or existed and was destroyed."
     )
     assert set(docs) == {code.name for code in ErrorCode}
+
+
+def test_the_retried_column_agrees_with_each_codes_meaning(hooks: ModuleType) -> None:
+    table = hooks.error_code_tables()
+    rows = {int(code): row for code, row in re.findall(r"^\| (\d+) \| (.*)$", table, re.M)}
+    # 70001 is renewed and resent by the request loop, not "never" retried.
+    assert rows[70001].endswith("| once, with a renewed UserSig (a fixed UserSig string: never) |")
+    # 60019 is retried on other commands, but never on a send (the hourly broadcast cap).
+    assert rows[60019].endswith("| always; never on `send_official_account_msg` |")
+    # Codes whose per-command rule retries the same way gain nothing.
+    assert rows[60007].endswith("| always |")
