@@ -188,3 +188,33 @@ def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest
     plugin = [] if installed else ["-p", "tim_oa.testing.pytest_plugin"]
     result = pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("written", "target"),
+    [
+        ("webhooks.callback_query(", "tim_oa.webhooks.callback_query"),
+        ("UserSigSigner(", "tim_oa.UserSigSigner"),
+    ],
+)
+def test_documented_signatures_match_the_code(written: str, target: str) -> None:
+    """Where a guide spells out a signature, its names and its ``*`` are the code's."""
+    import inspect
+
+    module_name, _, name = target.rpartition(".")
+    parameters = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+    expected = []
+    for parameter in parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and "*" not in expected:
+            expected.append("*")
+        expected.append(parameter.name)
+    found = 0
+    for page in PAGES:
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for match in re.finditer(re.escape(written) + r"([^()`]*)\)`", text):
+            names = [arg.split("=")[0].strip() for arg in match.group(1).split(",")]
+            if len(names) < 3:
+                continue  # a call with a few arguments, not a signature
+            found += 1
+            assert names == expected[: len(names)], f"{page.name}: {match.group(0)}"
+    assert found, f"no guide spells out {written}...)"
