@@ -154,13 +154,37 @@ def test_demo_runs_to_completion(run: Any) -> None:
     assert result.exit_code == 0, result.stderr
     assert "2,000 users" in result.stdout
     assert "bulk subscribe" in result.stdout and "recall" in result.stdout
-    assert "serving on http://127.0.0.1:" in result.stderr
+    assert "serving on http://127.0.0.1:" in result.stdout
 
 
 def test_demo_in_process(run: Any) -> None:
     result = run("demo", "--users", "300", "--in-process")
     assert result.exit_code == 0, result.stderr
-    assert "in-process" in result.stderr
+    assert "in-process" in result.stdout
+
+
+def test_demo_reports_each_step_once_when_not_on_a_terminal(run: Any) -> None:
+    # Neither stdout nor stderr is a terminal here, as in `tim-oa demo 2>&1 | cat` or CI.
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.exit_code == 0, result.stderr
+    both = result.stdout + result.stderr
+    for step in ("create accounts", "bulk subscribe", "recall", "destroy accounts"):
+        assert both.count(f"  {step}: ") == 1, both
+    assert both.count("300 users in 3 calls") == 1, both  # was on stderr and in the table
+    assert not set(result.stdout) & set("┏━┃│└"), "no box drawing in a log"
+    assert result.stdout.splitlines()[0] == "tim-oa demo: 300 users"
+    assert result.stdout.splitlines()[-1].startswith("  total: ")
+
+
+def test_demo_shows_live_steps_when_only_stderr_is_a_terminal(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tim_oa.cli import _demo
+
+    monkeypatch.setattr(_demo, "stderr_is_terminal", lambda: True)
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.stderr.count("  bulk subscribe: ") == 1  # live, for the person watching
+    assert result.stdout.count("  bulk subscribe: ") == 1  # the report, in the file
 
 
 def test_main_without_the_cli_extra_prints_a_hint(
