@@ -119,6 +119,23 @@ def test_anyio_marked_tests_without_pytest_asyncio(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=2)  # AnyIO runs it under asyncio and trio
 
 
+def test_the_testing_guides_advice_without_pytest_asyncio(pytester: pytest.Pytester) -> None:
+    [module] = [
+        block
+        for block in python_blocks("guide/testing.md", "In a project of your own")
+        if "def test_" in block
+    ]
+    # Unmarked, as written: pytest's own setup error, which the guide quotes.
+    pytester.makepyfile(test_plain=module)
+    result = _run(pytester, "-p", "no:asyncio")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*requested an async fixture 'tim_oa_session'*"])
+    # With the module-level mark the guide gives, AnyIO runs it.
+    pytester.makepyfile(test_plain="import pytest\npytestmark = pytest.mark.anyio\n" + module)
+    result = _run(pytester, "-p", "no:asyncio")
+    assert result.ret == 0
+
+
 def test_loading_the_plugin_does_not_import_the_emulator() -> None:
     code = (
         "import sys, tim_oa.testing.pytest_plugin;"
