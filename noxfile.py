@@ -64,3 +64,10 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs,test]")
     session.run("pytest", "-q", "tests/test_docs.py", "tests/test_docs_hooks.py")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(python="3.11")
+def docs_serve(session: nox.Session) -> None:
+    """Serve the documentation site on http://127.0.0.1:8000, rebuilt on every change."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "serve", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

@@ -3,10 +3,6 @@
 - ``<!-- tim_oa:error-codes -->`` becomes the error-code table, read from the one code table
   (``tim_oa._codes``: :class:`~tim_oa.ErrorCode`, each code's rule, the per-command overrides)
   and the members' docstrings.
-- ``<!-- tim_oa:optional-readme-section NAME "Heading" -->`` includes the README section between
-  its ``[start:NAME]`` / ``[end:NAME]`` snippet markers once the README has them, and nothing
-  before (a section another branch is still writing). A README that has the heading but not the
-  markers fails the build, so the section cannot be left out by mistake.
 - After the build, every public name of ``tim_oa``, ``tim_oa.limiters``, ``tim_oa.webhooks`` and
   ``tim_oa.testing`` must have a ``::: module.Name`` entry in the reference, or the build fails.
 """
@@ -22,14 +18,9 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 PUBLIC_MODULES = ("tim_oa", "tim_oa.limiters", "tim_oa.webhooks", "tim_oa.testing")
 
 ERROR_CODES = "<!-- tim_oa:error-codes -->"
-OPTIONAL_SECTION = re.compile(
-    r'^<!-- tim_oa:optional-readme-section (?P<name>[a-z][-a-z0-9]*) "(?P<heading>[^"]+)" -->$',
-    re.MULTILINE,
-)
 DIRECTIVE = re.compile(r"^::: +(?P<identifier>[A-Za-z_][\w.]*)\s*$", re.MULTILINE)
 
 _documented: dict[str, str] = {}  # identifier -> the page that renders it
@@ -46,7 +37,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any, **kwargs
         _documented.setdefault(match["identifier"], page.file.src_uri)
     if ERROR_CODES in markdown:
         markdown = markdown.replace(ERROR_CODES, error_code_tables())
-    return OPTIONAL_SECTION.sub(_optional_section, markdown)
+    return markdown
 
 
 def on_post_build(config: Any, **kwargs: Any) -> None:
@@ -65,23 +56,6 @@ def public_names() -> list[str]:
         module = importlib.import_module(module_name)
         names += [f"{module_name}.{name}" for name in module.__all__ if not name.startswith("__")]
     return names
-
-
-# --- README sections written by other branches -----------------------------------------------
-
-
-def _optional_section(match: re.Match[str]) -> str:
-    name, heading = match["name"], match["heading"]
-    readme = README.read_text(encoding="utf-8")
-    if f"[start:{name}]" in readme:
-        return f'--8<-- "README.md:{name}"'
-    if re.search(rf"^## {re.escape(heading)}\s*$", readme, re.MULTILINE):
-        raise PluginError(
-            f"README.md has a '## {heading}' section without snippet markers: put "
-            f"'<!-- --8<-- [start:{name}] -->' under the heading and "
-            f"'<!-- --8<-- [end:{name}] -->' at the section's end"
-        )
-    return ""
 
 
 # --- The error-code table ----------------------------------------------------------------------
@@ -111,6 +85,7 @@ def _cell(text: str) -> str:
 def error_code_tables() -> str:
     """The code table as Markdown: every code, then the codes one command reads its own way."""
     from tim_oa import _codes
+    from tim_oa._errors import UserSigExpiredError
 
     path = Path(_codes.__file__)
     meanings = member_docstrings(path, "ErrorCode")
@@ -126,6 +101,19 @@ def error_code_tables() -> str:
         label = labels[rule.retry]
         return f"{label}, after at least {rule.wait:g} s" if rule.wait else label
 
+    def retried_column(code: int, rule: Any) -> str:
+        # The column must agree with the meaning: an expired UserSig is not retried by the
+        # policy but renewed and resent by the request loop, and a code that one command reads
+        # its own way says so in its row, not only in the second table.
+        if issubclass(rule.error, UserSigExpiredError):
+            text = "once, with a renewed UserSig (a fixed UserSig string: never)"
+        else:
+            text = retried(rule)
+        for (command, other), special in sorted(_codes._COMMAND_RULES.items()):
+            if other == code and retried(special) != retried(rule):
+                text += f"; {retried(special)} on `{command}`"
+        return text
+
     def exception(rule: Any) -> str:
         name = rule.error.__name__
         return f"[`{name}`][tim_oa.{name}]"
@@ -140,7 +128,7 @@ def error_code_tables() -> str:
         rule = _codes.rule_for(code)
         lines.append(
             f"| {int(code)} | `{code.name}` | {_cell(meanings.get(code.name, ''))} "
-            f"| {exception(rule)} | {retried(rule)} |"
+            f"| {exception(rule)} | {retried_column(code, rule)} |"
         )
     lines += [
         "",

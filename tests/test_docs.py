@@ -1,9 +1,11 @@
 """The README and the documentation site stay in step, without building the site.
 
-- Every link in README.md is absolute: the package index shows the README without the
-  repository around it, so a relative link (or a bare ``#anchor``) leads nowhere there.
-- The README's snippet markers are balanced, and every section a docs page includes exists.
-- The "Architecture" section names only files that exist, and every module of ``tim_oa/``.
+- Every link in README.md is relative and names a file of the checkout (it works in a checkout
+  and on a forge); no placeholder forge or hosting address appears anywhere until the project
+  has a public home.
+- The docs pages hold their own text (no page includes the README), and every file a page
+  includes exists.
+- The architecture page names only files that exist, and every module of ``tim_oa/``.
 - Every public name has an entry in the API reference (the site's build checks it too).
 - The Python blocks of the docs pages compile; the quickstart's emulator program runs, and so
   does the testing guide's test module, in a project of its own, in pytest-asyncio's strict mode.
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import docs_pages
+
 pytest_plugins = ("pytester",)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +37,6 @@ LINK_TARGETS = (
     re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE),  # [ref]: target
     re.compile(r"\b(?:href|src)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE),  # HTML
 )
-SECTION_MARKER = re.compile(r"<!-- --8<-- \[(start|end):([a-z][-_0-9a-z]*)\] -->")
 INCLUDE = re.compile(r'^--8<-- "(?P<file>[^":]+)(?::(?P<section>[a-z][-_0-9a-z]*))?"$', re.M)
 
 
@@ -61,20 +64,39 @@ def test_the_link_check_finds_relative_links(markdown: str, relative: list[str])
     assert relative_links(markdown) == relative
 
 
-def test_every_readme_link_is_absolute() -> None:
-    assert relative_links(README) == []
+def test_every_readme_link_is_relative_and_exists() -> None:
+    links = relative_links(README)
+    assert links, "the README links to its guides"
+    for target in links:
+        path = target.partition("#")[0]
+        assert path and not target.startswith(("http:", "/")), target
+        assert (ROOT / path).exists(), f"README links to a missing file: {target}"
+    assert not re.search(r"\]\(https?://", README), "only relative links in the README"
 
 
-def test_readme_sections_are_marked_in_pairs() -> None:
-    markers = SECTION_MARKER.findall(README)
-    starts = [name for kind, name in markers if kind == "start"]
-    ends = [name for kind, name in markers if kind == "end"]
-    assert len(starts) == len(set(starts)) and sorted(starts) == sorted(ends)
-    for name in starts:
-        assert README.index(f"[start:{name}]") < README.index(f"[end:{name}]"), name
-    # Every level-2 section is marked, so the site can include it.
-    for heading in re.findall(r"^## .+\n(.*)$", README, re.MULTILINE):
-        assert SECTION_MARKER.fullmatch(heading), f"a README section without markers: {heading}"
+PLACEHOLDERS = ("github.com/tim-oa", "tim-oa.readthedocs.io")
+
+
+def test_no_placeholder_addresses_anywhere() -> None:
+    files = [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        ROOT / "mkdocs.yml",
+        ROOT / "pyproject.toml",
+    ]
+    files += PAGES + sorted((ROOT / "examples").rglob("*.md"))
+    found = [
+        f"{path.relative_to(ROOT)}: {placeholder}"
+        for path in files
+        for placeholder in PLACEHOLDERS
+        if placeholder in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
+def test_no_docs_page_includes_the_readme() -> None:
+    including = [page for page in PAGES if "README.md:" in page.read_text(encoding="utf-8")]
+    assert including == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(DOCS)))
@@ -89,9 +111,10 @@ def test_docs_pages_include_what_exists(page: Path) -> None:
 
 
 def architecture_section() -> str:
-    match = re.search(r"^## Architecture\n(.*?)^## ", README, re.MULTILINE | re.DOTALL)
-    assert match, "README has no Architecture section"
-    return match.group(1)
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    match = re.search(r"^One concept per module.*?(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert match, "docs/architecture.md has no module map"
+    return match.group(0)
 
 
 def test_the_architecture_map_names_real_files_and_every_module() -> None:
@@ -105,7 +128,7 @@ def test_the_architecture_map_names_real_files_and_every_module() -> None:
     emulator = {path.name for path in (package / "testing").glob("*.py")}
     basenames = {name.rpartition("/")[2] for name in named}
     unnamed = (top_level | emulator) - basenames - {"__init__.py", "__main__.py"}
-    assert unnamed == set(), f"modules missing from the README's Architecture section: {unnamed}"
+    assert unnamed == set(), f"modules missing from docs/architecture.md's module map: {unnamed}"
 
 
 def test_every_public_name_has_an_api_reference_entry() -> None:
@@ -155,7 +178,9 @@ def test_the_quickstart_runs_against_the_emulator(capsys: pytest.CaptureFixture[
 
 def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
     [module] = [
-        block for block in python_blocks(DOCS / "guide" / "testing.md") if "def test_" in block
+        block
+        for block in docs_pages.python_blocks("guide/testing.md", "In a project of your own")
+        if "def test_" in block
     ]
     pytester.makeini("[pytest]\nasyncio_mode = strict\n")  # pytest-asyncio's default
     pytester.makepyfile(test_user=module)
@@ -163,3 +188,33 @@ def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest
     plugin = [] if installed else ["-p", "tim_oa.testing.pytest_plugin"]
     result = pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("written", "target"),
+    [
+        ("webhooks.callback_query(", "tim_oa.webhooks.callback_query"),
+        ("UserSigSigner(", "tim_oa.UserSigSigner"),
+    ],
+)
+def test_documented_signatures_match_the_code(written: str, target: str) -> None:
+    """Where a guide spells out a signature, its names and its ``*`` are the code's."""
+    import inspect
+
+    module_name, _, name = target.rpartition(".")
+    parameters = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+    expected = []
+    for parameter in parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and "*" not in expected:
+            expected.append("*")
+        expected.append(parameter.name)
+    found = 0
+    for page in PAGES:
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for match in re.finditer(re.escape(written) + r"([^()`]*)\)`", text):
+            names = [arg.split("=")[0].strip() for arg in match.group(1).split(",")]
+            if len(names) < 3:
+                continue  # a call with a few arguments, not a signature
+            found += 1
+            assert names == expected[: len(names)], f"{page.name}: {match.group(0)}"
+    assert found, f"no guide spells out {written}...)"

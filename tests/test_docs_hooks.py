@@ -1,4 +1,4 @@
-"""docs/hooks.py, the MkDocs hooks: the error-code table and README sections of other branches.
+"""docs/hooks.py, the MkDocs hooks: the error-code table.
 
 Runs where the ``docs`` extra is installed (``nox -s docs`` runs it before building the site).
 """
@@ -15,7 +15,6 @@ import pytest
 from tim_oa import ErrorCode
 
 pytest.importorskip("mkdocs")
-from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,42 +49,12 @@ def test_member_docstrings_are_read_from_the_source(hooks: ModuleType) -> None:
     assert set(docs) == {code.name for code in ErrorCode}
 
 
-@pytest.mark.parametrize(
-    ("readme", "expected"),
-    [
-        ("## Other\n", ""),
-        (
-            "## Running on many workers\n<!-- --8<-- [start:many-workers] -->\ntext\n"
-            "<!-- --8<-- [end:many-workers] -->\n",
-            '--8<-- "README.md:many-workers"',
-        ),
-    ],
-)
-def test_an_optional_readme_section_is_included_once_it_is_marked(
-    hooks: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readme: str, expected: str
-) -> None:
-    monkeypatch.setattr(hooks, "README", tmp_path / "README.md")
-    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
-    page = (
-        'Intro.\n\n<!-- tim_oa:optional-readme-section many-workers "Running on many workers" -->\n'
-    )
-    assert hooks.OPTIONAL_SECTION.sub(hooks._optional_section, page) == f"Intro.\n\n{expected}\n"
-
-
-def test_a_readme_section_without_markers_fails_the_build(
-    hooks: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hooks, "README", tmp_path / "README.md")
-    (tmp_path / "README.md").write_text("## Running on many workers\n\ntext\n", encoding="utf-8")
-    page = '<!-- tim_oa:optional-readme-section many-workers "Running on many workers" -->'
-    with pytest.raises(PluginError, match=r"\[start:many-workers\]"):
-        hooks.OPTIONAL_SECTION.sub(hooks._optional_section, page)
-
-
-def test_a_public_name_missing_from_the_reference_fails_the_build(hooks: ModuleType) -> None:
-    hooks._documented.clear()
-    hooks._documented.update({name: "page.md" for name in hooks.public_names()})
-    hooks.on_post_build(config=None)
-    del hooks._documented["tim_oa.Session"]
-    with pytest.raises(PluginError, match=r"tim_oa\.Session\b"):
-        hooks.on_post_build(config=None)
+def test_the_retried_column_agrees_with_each_codes_meaning(hooks: ModuleType) -> None:
+    table = hooks.error_code_tables()
+    rows = {int(code): row for code, row in re.findall(r"^\| (\d+) \| (.*)$", table, re.M)}
+    # 70001 is renewed and resent by the request loop, not "never" retried.
+    assert rows[70001].endswith("| once, with a renewed UserSig (a fixed UserSig string: never) |")
+    # 60019 is retried on other commands, but never on a send (the hourly broadcast cap).
+    assert rows[60019].endswith("| always; never on `send_official_account_msg` |")
+    # Codes whose per-command rule retries the same way gain nothing.
+    assert rows[60007].endswith("| always |")

@@ -10,9 +10,12 @@ Settings come from the environment:
   one paces itself alone at 1/FLEET_WORKERS of the rate limit.
 - ``FLEET_RATE``: calls per second for the whole fleet (default 200, the API's limit; lower it to
   leave room for other jobs of the same app).
-- ``FLEET_MAX_JOBS`` (default 10) and ``FLEET_JOB_TIMEOUT`` (seconds, default 300): arq's
+- ``FLEET_MAX_JOBS`` (default 10) and ``FLEET_JOB_TIMEOUT`` (seconds, default 30): arq's
   ``max_jobs`` and ``job_timeout``. A job whose worker died is run again by another worker after
-  ``job_timeout + 10`` seconds (arq's rule), so keep the timeout near what a chunk can take.
+  ``job_timeout + 10`` seconds (arq's rule), so the timeout is kept near what a chunk can take:
+  a chunk is one call, whose retries stop after ``RETRY_DEADLINE`` (20 s), which leaves 10 s for
+  the shared limiter's wait and the Redis writes. A killed worker's chunks so wait 40 s, not
+  arq's default 310 s. Raise both together if your calls need longer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ CHUNK = 100
 
 CONFIRMED = frozenset({b"succeeded", b"unchanged"})
 """Outcomes that are final: an id with one of these is never sent again."""
+
+RETRY_DEADLINE = 20.0
+"""Seconds a chunk's call may spend retrying (the session's ``retry_deadline``)."""
+
+JOB_TIMEOUT = float(os.environ.get("FLEET_JOB_TIMEOUT", "30"))
+"""arq's ``job_timeout``: a killed worker's chunk runs again ``JOB_TIMEOUT + 10`` s later."""
 
 
 def redis_url() -> str:
@@ -92,5 +101,6 @@ def make_session(client: redis.asyncio.Redis) -> tim_oa.Session:
         env.get("TIM_OA_IDENTIFIER", "administrator"),
         tim_oa.UserSigSigner(sdkappid, env["TIM_OA_SECRET_KEY"]),
         limiter=limiter,
+        retry_deadline=min(RETRY_DEADLINE, JOB_TIMEOUT),
         **target,  # type: ignore[arg-type]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +130,24 @@ def test_destroy_without_a_terminal_or_yes_refuses(run: Any, served: Served) -> 
     assert "not a terminal" in line and "--yes" in line
     assert account in served.emulator.accounts
     assert result.stdout == ""
+
+
+def test_get_takes_one_account_id_as_its_argument(run: Any, tmp_path: Path) -> None:
+    account = create_account(run)
+    result = run("accounts", "get", account)
+    assert result.exit_code == 0, result.stderr
+    [record] = records(result)
+    assert record["official_account"] == account and record["status"] == "found"
+    missing = run("accounts", "get", "@TOA#_no_such_account")
+    assert missing.exit_code == 1 and records(missing)[0]["status"] == "failed"
+
+
+def test_get_still_reads_a_file_named_like_an_account(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = create_account(run)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "@TOA#_list").write_text(f"{account}\n", encoding="utf-8")
+    result = run("accounts", "get", "@TOA#_list")
+    assert result.exit_code == 0, result.stderr
+    assert [r["official_account"] for r in records(result)] == [account]

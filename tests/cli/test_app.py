@@ -52,6 +52,7 @@ def test_command_tree_is_complete() -> None:
         "usersig": [],
         "emulator": ["serve"],
         "demo": [],
+        "doctor": [],
     }
 
 
@@ -153,13 +154,37 @@ def test_demo_runs_to_completion(run: Any) -> None:
     assert result.exit_code == 0, result.stderr
     assert "2,000 users" in result.stdout
     assert "bulk subscribe" in result.stdout and "recall" in result.stdout
-    assert "serving on http://127.0.0.1:" in result.stderr
+    assert "serving on http://127.0.0.1:" in result.stdout
 
 
 def test_demo_in_process(run: Any) -> None:
     result = run("demo", "--users", "300", "--in-process")
     assert result.exit_code == 0, result.stderr
-    assert "in-process" in result.stderr
+    assert "in-process" in result.stdout
+
+
+def test_demo_reports_each_step_once_when_not_on_a_terminal(run: Any) -> None:
+    # Neither stdout nor stderr is a terminal here, as in `tim-oa demo 2>&1 | cat` or CI.
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.exit_code == 0, result.stderr
+    both = result.stdout + result.stderr
+    for step in ("create accounts", "bulk subscribe", "recall", "destroy accounts"):
+        assert both.count(f"  {step}: ") == 1, both
+    assert both.count("300 users in 3 calls") == 1, both  # was on stderr and in the table
+    assert not set(result.stdout) & set("┏━┃│└"), "no box drawing in a log"
+    assert result.stdout.splitlines()[0] == "tim-oa demo: 300 users"
+    assert result.stdout.splitlines()[-1].startswith("  total: ")
+
+
+def test_demo_shows_live_steps_when_only_stderr_is_a_terminal(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tim_oa.cli import _demo
+
+    monkeypatch.setattr(_demo, "stderr_is_terminal", lambda: True)
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.stderr.count("  bulk subscribe: ") == 1  # live, for the person watching
+    assert result.stdout.count("  bulk subscribe: ") == 1  # the report, in the file
 
 
 def test_main_without_the_cli_extra_prints_a_hint(
@@ -290,14 +315,14 @@ def test_a_csv_with_a_header_sends_no_header_as_an_id(
     assert sorted(served.emulator.accounts[account].subscribers) == ["c1", "c2"]
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CLI_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide" / "cli.md"
 
 
 @pytest.mark.loopback
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell")
 def test_readme_csv_examples_send_no_header(run: Any, served: Served, tmp_path: Path) -> None:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Command line", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    text = CLI_GUIDE.read_text(encoding="utf-8")
+    section = text.split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line.split("  #")[0].strip() for line in section.splitlines() if "users.csv" in line]
     assert len(lines) == 2
     for line in lines:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -79,16 +80,19 @@ def _producer(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def _workers(env: dict[str, str], n: int) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen(
-            [sys.executable, str(FLEET / "worker.py")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(n)
-    ]
+def _workers(env: dict[str, str], n: int, logs: Path) -> list[subprocess.Popen[bytes]]:
+    workers = []
+    for _ in range(n):
+        with (logs / f"worker-{len(list(logs.iterdir()))}.log").open("wb") as log:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, str(FLEET / "worker.py")],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
+    return workers
 
 
 def _confirmed(client: redis.Redis, job: str) -> dict[str, str]:
@@ -122,7 +126,9 @@ def test_a_crashed_fleet_finishes_on_a_rerun_without_repeating_confirmed_ids(
         assert done.returncode == 0, done.stderr
         assert "60 chunks queued" in done.stdout
 
-        workers = _workers(env, 3)
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        workers = _workers(env, 3, logs)
         _wait_until(lambda: len(_confirmed(client, job)) >= 1_000, 30)
         workers[0].send_signal(signal.SIGKILL)  # one worker dies mid-run
         _wait_until(lambda: len(_confirmed(client, job)) >= 3_000, 30)
@@ -137,7 +143,7 @@ def test_a_crashed_fleet_finishes_on_a_rerun_without_repeating_confirmed_ids(
         done = _producer(env, "enqueue", job, str(ids_file), "--account", account_id)
         assert done.returncode == 0, done.stderr
         assert f"{len(confirmed_before)} ids confirmed" in done.stdout
-        workers = _workers(env, 3)
+        workers = _workers(env, 3, logs)
         # Chunks held by the killed workers come back after arq's job_timeout + 10 s.
         _wait_until(lambda: len(_confirmed(client, job)) == len(IDS), 60)
     finally:
@@ -147,6 +153,14 @@ def test_a_crashed_fleet_finishes_on_a_rerun_without_repeating_confirmed_ids(
         client.close()
 
     assert set(emulator.account(account_id).subscribers) == set(IDS)
+    # Each worker logs a line per chunk it finished.
+    progress = [
+        line
+        for log in sorted(logs.iterdir())
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if "fleet: launch chunk " in line
+    ]
+    assert len(progress) >= 30, progress  # 60 chunks, less those of killed workers
     status = _producer(env, "status", job, str(ids_file))
     assert status.returncode == 0, status.stdout
     assert "pending" not in status.stdout and "failed" not in status.stdout
@@ -171,9 +185,7 @@ def test_a_crashed_fleet_finishes_on_a_rerun_without_repeating_confirmed_ids(
     assert "0 chunks queued" in again.stdout and f"{len(IDS)} ids confirmed" in again.stdout
 
 
-async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(redis_server: RedisServer) -> None:
-    # A worker killed after writing the outcomes but before arq marked the job done: the job runs
-    # again, and must not send the ids it already confirmed.
+def _load_worker() -> Any:
     # Loaded from its file under a name of its own: examples/worker.py is "worker" too.
     spec = importlib.util.spec_from_file_location("fleet_worker", FLEET / "worker.py")
     assert spec is not None and spec.loader is not None
@@ -183,6 +195,37 @@ async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(redis_server: Re
         spec.loader.exec_module(worker)
     finally:
         sys.path.remove(str(FLEET))
+    return worker
+
+
+async def test_a_killed_workers_chunks_come_back_within_a_minute_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLEET_JOB_TIMEOUT", raising=False)
+    monkeypatch.delitem(sys.modules, "common", raising=False)  # read the defaults afresh
+    worker = _load_worker()
+    timeout = worker.WorkerSettings.job_timeout
+    assert timeout + 10 <= 60  # arq runs a dead worker's job again job_timeout + 10 s later
+    monkeypatch.setenv("TIM_OA_SDKAPPID", "1400000000")
+    monkeypatch.setenv("TIM_OA_SECRET_KEY", "test-key")
+    monkeypatch.setenv("TIM_OA_BASE_URL", "http://127.0.0.1:1")
+    client = redis.asyncio.Redis(port=1)  # never reached
+    session = worker.make_session(client)
+    try:
+        # A chunk's retries stop before arq gives up on it.
+        assert session.retry_deadline is not None and session.retry_deadline < timeout
+    finally:
+        await session.aclose()
+        await client.aclose()
+
+
+async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="fleet")
+    # A worker killed after writing the outcomes but before arq marked the job done: the job runs
+    # again, and must not send the ids it already confirmed.
+    worker = _load_worker()
     emulator = Emulator()
     account = emulator.call("create_official_account", {"Owner_Account": "o", "Name": "News"})
     account_id = account["OfficialAccountUserID"]
@@ -199,15 +242,16 @@ async def test_a_chunk_run_again_sends_only_its_unconfirmed_ids(redis_server: Re
     finally:
         await client.aclose()
     assert counts == {"skipped": 40, "succeeded": 60, "unchanged": 0, "failed": 0}
+    progress = [r.getMessage() for r in caplog.records if r.name == "fleet"]
+    assert progress == ["fleet: job chunk 0: 60 succeeded, 0 unchanged, 0 failed, 40 skipped"]
     [request] = [r for r in emulator.requests if r.command == "add_subscriber"]
     assert [s["Subscriber_Account"] for s in request.body["SubscriberList"]] == ids[40:]
     assert {v for k, v in outcomes.items() if k.decode() in ids} == {b"succeeded"}
 
 
-async def test_the_readme_example_runs(redis_server: RedisServer) -> None:
-    readme = (project_root() / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Running on many workers", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+async def test_the_guides_example_runs(redis_server: RedisServer) -> None:
+    guide = project_root() / "docs" / "guide" / "many-workers.md"
+    code = guide.read_text(encoding="utf-8").split("```python\n", 1)[1].split("```", 1)[0]
     code = code.replace("redis://redis.internal:6379/0", redis_server.url)
     code = code.replace("region=region", "base_url=base_url")
     emulator = Emulator()
@@ -222,7 +266,11 @@ async def test_the_readme_example_runs(redis_server: RedisServer) -> None:
         }
         body = "".join(f"    {line}\n" for line in code.splitlines())
         exec(
-            compile(f"async def _block():\n{body}\n    await client.aclose()\n", "README", "exec"),
+            compile(
+                f"async def _block():\n{body}\n    await client.aclose()\n",
+                "many-workers.md",
+                "exec",
+            ),
             scope,
         )
         await scope["_block"]()

@@ -1,4 +1,4 @@
-"""The README's Webhooks section: the FastAPI example runs, served by uvicorn on loopback."""
+"""The webhook guide's examples: the FastAPI one runs, served by uvicorn on loopback."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_readme import python_blocks
+from tests.docs_pages import python_blocks
 from tim_oa import webhooks
 from tim_oa.testing._server import serve_asgi
 
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.loopback
 
 
 async def test_the_fastapi_example_answers_signed_callbacks() -> None:
-    fastapi_block, *recipes = python_blocks("Webhooks")
+    fastapi_block, *recipes = python_blocks("guide/webhooks.md", "Receiving them")
     scope: dict[str, Any] = {}
-    exec(compile(fastapi_block, "README.md:webhooks", "exec"), scope)
+    exec(compile(fastapi_block, "docs/guide/webhooks.md", "exec"), scope)
     router: webhooks.WebhookRouter = scope["router"]
     assert router.sdkappid == SDKAPPID and router.deadline == 1.5
 
@@ -60,4 +60,4 @@ async def test_the_fastapi_example_answers_signed_callbacks() -> None:
     # the Django and aiohttp recipes are at least valid Python
     assert len(recipes) == 2
     for recipe in recipes:
-        compile(recipe, "README.md:webhooks-recipe", "exec")
+        compile(recipe, "docs/guide/webhooks.md:recipe", "exec")

@@ -182,11 +182,17 @@ def get(
 ) -> None:
     """Print the profiles of the accounts listed in FILE (or - for stdin, or --id).
 
-    One record per input id, in input order; an account that does not exist gets its error code
-    and makes the exit code 1.
+    One account can also be named directly: `tim-oa accounts get '@TOA#_news'` reads an argument
+    that starts with @TOA# and is not an existing file as that account id. One record per input
+    id, in input order; an account that does not exist gets its error code and makes the exit
+    code 1.
     """
 
     def job() -> int:
+        nonlocal source, id_values
+        if source is not None and is_account_id_not_file(source):
+            id_values = (*id_values, source)
+            source = None
         with failed_ids_file(failed_ids) as failed_file:
             ids = gather_ids(source, id_values, input_format, column, header, "account id")
             wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
@@ -250,6 +256,11 @@ def subscribed(
             await listing.consume(pager, page_size, max_items, model_record)
 
     state.run(lambda: listing.run(go))
+
+
+def is_account_id_not_file(source: str) -> bool:
+    """Whether a FILE argument is an account id rather than a file (``@TOA#...``, no such file)."""
+    return source.startswith("@TOA#") and not Path(source).exists()
 
 
 def stdin_is_terminal() -> bool:

@@ -12,6 +12,7 @@ from ._accounts import accounts
 from ._config import ENV_HELP
 from ._context import State
 from ._demo import demo
+from ._doctor import doctor
 from ._emulator import emulator
 from ._exitcodes import EPILOG
 from ._messages import messages
@@ -79,5 +80,5 @@ def cli(
     ctx.obj = state
 
 
-for command in (accounts, subscribers, messages, usersig, emulator, demo):
+for command in (accounts, subscribers, messages, usersig, emulator, demo, doctor):
     cli.add_command(command)

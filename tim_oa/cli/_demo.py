@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import tim_oa
 from ._context import State
 from ._exitcodes import OK
 from ._output import format_seconds, note
-from ._progress import BatchBar
+from ._progress import BatchBar, stderr_is_terminal
 
 OWNER = "demo-owner"
 
@@ -33,9 +34,17 @@ class DemoCheckFailed(tim_oa.TimOAError):
 
 @dataclass
 class Steps:
-    """Records each step's description and duration, and reports it on stderr as it ends."""
+    """Records each step's description and duration.
+
+    The report is printed once, on stdout, at the end: a table on a terminal, plain lines
+    otherwise (a log, a file, a pipe). While the demo runs, each step's line also goes to stderr
+    as it ends, but only when someone watches it there: stderr is a terminal and stdout is not
+    (the report goes to a file). Otherwise ``tim-oa demo 2>&1 | cat`` would show every step
+    twice.
+    """
 
     rows: list[tuple[str, str, float]] = field(default_factory=list)
+    live: bool = False
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[list[str]]:
@@ -46,7 +55,19 @@ class Steps:
         elapsed = time.perf_counter() - started
         text = "; ".join(detail)
         self.rows.append((name, text, elapsed))
-        note(f"  {name}: {text} ({format_seconds(elapsed)})")
+        if self.live:
+            note(self.line(name, text, elapsed))
+
+    @staticmethod
+    def line(name: str, text: str, elapsed: float) -> str:
+        """One step as a plain line."""
+        return f"  {name}: {text} ({format_seconds(elapsed)})"
+
+    def lines(self, title: str) -> str:
+        """The steps as plain lines, for an output that is not a terminal."""
+        total = sum(r[2] for r in self.rows)
+        body = [self.line(name, text, elapsed) for name, text, elapsed in self.rows]
+        return "\n".join([title, *body, f"  total: {format_seconds(total)}"])
 
     def table(self, title: str) -> Table:
         """The steps as a rich table."""
@@ -58,6 +79,12 @@ class Steps:
             table.add_row(name, text, format_seconds(elapsed))
         table.add_row("total", "", format_seconds(sum(r[2] for r in self.rows)), style="bold")
         return table
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (the report is then a table)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _expect(condition: bool, what: str) -> None:
@@ -201,7 +228,7 @@ def demo(state: State, users: int, concurrency: int, in_process: bool) -> None:
     from tim_oa.testing import Emulator, serve
 
     def job() -> int:
-        steps = Steps()
+        steps = Steps(live=stderr_is_terminal() and not stdout_is_terminal())
         key = secrets.token_hex(32)
         emulator = Emulator(secret_key=key, rate_limit=None, seed=7)
         loopback = not in_process and _uvicorn_available()
@@ -227,7 +254,11 @@ def demo(state: State, users: int, concurrency: int, in_process: bool) -> None:
                     await run_demo(oa, steps, users, concurrency)
 
             state.run_async(go)
-        Console().print(steps.table(f"tim-oa demo: {users:,} users"))
+        title = f"tim-oa demo: {users:,} users"
+        if stdout_is_terminal():
+            Console().print(steps.table(title))
+        else:
+            click.echo(steps.lines(title))
         return OK
 
     state.run(job)
