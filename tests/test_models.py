@@ -114,7 +114,10 @@ def test_structure_checks_types_and_names_the_path() -> None:
     with pytest.raises(ShapeError, match=r"Subscriber\.SubscribeTime must be an int, got str"):
         structure({"Subscriber_Account": "u", "SubscribeTime": "1"}, tim_oa.Subscriber)
     with pytest.raises(ShapeError, match=r"SubscribedAccount\.SelfInfo\.SubscribeTime"):
-        structure({"SelfInfo": {"SubscribeTime": 1.5}}, tim_oa.SubscribedAccount)
+        structure(
+            {"Official_Account": "@TOA#_a", "SelfInfo": {"SubscribeTime": 1.5}},
+            tim_oa.SubscribedAccount,
+        )
     with pytest.raises(ShapeError, match="must be an object, got list"):
         structure([1], tim_oa.Subscriber)
     # Unknown keys are ignored; missing or null optional keys take the default.

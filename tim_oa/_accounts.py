@@ -10,7 +10,7 @@ reads an answer, which keeps ``import tim_oa; tim_oa.Session`` close to ``import
 
 from __future__ import annotations
 
-import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from ._errors import (
     TimOAError,
     ValidationError,
 )
+from ._inference import ASKED_FIELDS, inferred, mismatch
 from ._validation import (
     check_account_id,
     check_custom_account_id,
@@ -38,8 +39,6 @@ from ._validation import (
 if TYPE_CHECKING:
     from ._models import OfficialAccount, SubscribedAccount
     from ._pagination import AsyncPager, Page
-
-logger = logging.getLogger("tim_oa")
 
 CREATE = "create_official_account"
 DESTROY = "destroy_official_account"
@@ -239,21 +238,6 @@ def parse_subscribed_page(data: Mapping[str, Any], offset: int) -> Page[Subscrib
     return Page(items, offset, next_offset, total)
 
 
-def inferred(command: str, account_id: str, text: str) -> None:
-    """Log an outcome tim_oa inferred after a lost answer (for audits: ``tim_oa_outcome``)."""
-    logger.warning(
-        "%s %s: %s",
-        command,
-        account_id,
-        text,
-        extra={
-            "tim_oa_outcome": "inferred",
-            "tim_oa_command": command,
-            "tim_oa_account": account_id,
-        },
-    )
-
-
 class AccountsMixin(BaseSession):
     """Session methods for the accounts themselves."""
 
@@ -278,11 +262,18 @@ class AccountsMixin(BaseSession):
         start with ``@TOA#_@TOA#``. ``owner`` must be an imported IM account. ``max_subscribers``
         is 1 to 4294967295.
 
-        With a custom id, a retry after an attempt whose answer was lost may be told 130008 (in
-        use) about the account that attempt created: the account is then looked up once, and if
-        its owner and name are the ones asked for, its id is returned and a WARNING record with
-        ``tim_oa_outcome="inferred"`` is logged; otherwise :class:`AccountIdInUseError` says what
-        the existing account holds.
+        With a custom id, a retry after an attempt that may have reached the server (its answer
+        was lost: a timeout or dropped connection after sending, HTTP 5xx) may be told 130008 (in
+        use) about the account that attempt created. The account is then looked up once, and
+        taken as created by this call only if every field the call set matches it (owner, name,
+        introduction, face_url, organization, custom_string; the text fields not set are empty;
+        max_subscribers where the answer shows it) and its ``CreateTime``, when answered, is not
+        older than the call's start (less ``CREATE_TIME_SKEW``, 60 s of clock difference).
+        Its id is then returned and a WARNING record with ``tim_oa_outcome="inferred"`` is
+        logged. Otherwise :class:`AccountIdInUseError` is raised: ``after_unknown_outcome`` is
+        False when no earlier attempt can have reached the server (the id is simply taken), and
+        True when one may have but the account found is not the one asked for (the message says
+        which field differs).
         """
         body = build_create(
             owner,
@@ -295,19 +286,31 @@ class AccountsMixin(BaseSession):
             max_subscribers=max_subscribers,
         )
         body = merge_extra(body, extra_body, CREATE_KEYS)
+        started = self._wall_time()
         try:
             data = await self._request(CREATE, body)
         except AccountIdInUseError as exc:
             if account_id is None or not exc.after_unknown_outcome:
                 raise
-            await self._confirm_created(exc, account_id, owner, name)
+            asked = {"owner": owner, **{k: body.get(w) for k, w in ASKED_FIELDS}}
+            await self._confirm_created(exc, account_id, asked, started)
             return account_id
         return parse_create(data, account_id)
 
+    def _wall_time(self) -> float:
+        """Unix seconds by the session's clock when it tells wall time (the emulator's does)."""
+        wall = getattr(self._clock, "time", None)
+        return float(wall()) if callable(wall) else time.time()
+
     async def _confirm_created(
-        self, exc: AccountIdInUseError, account_id: str, owner: str, name: str
+        self, exc: AccountIdInUseError, account_id: str, asked: dict[str, Any], started: float
     ) -> None:
-        """After 130008 following a lost answer, check the account in use is the one asked for."""
+        """After 130008 following a lost answer, check the account in use is the one asked for.
+
+        It is taken as created by this call only when every profile field matches what the call
+        set (unset text fields empty) and its ``CreateTime``, when answered, is not older than
+        the call's start less ``CREATE_TIME_SKEW`` (see :mod:`tim_oa._inference`).
+        """
         from ._converter import shown
 
         try:
@@ -315,24 +318,29 @@ class AccountsMixin(BaseSession):
         except TimOAError as lookup:
             found_text = f"looking it up failed ({type(lookup).__name__}: {lookup})"
         else:
-            if found.ok and found.owner == owner and found.name == name:
+            found_text = (
+                mismatch(found, asked, started)
+                if found.ok
+                else f"looking it up answered {found.error}"
+            )
+            if found_text and found.ok:
+                found_text = (
+                    f"it has owner {shown(found.owner)} and name {shown(found.name, 160)} "
+                    f"({found_text})"
+                )
+            if not found_text:
                 inferred(
                     CREATE,
                     account_id,
                     "answered 130008 (in use) after an attempt whose answer was lost; the "
-                    "account has the owner and name asked for, so it is taken as created by "
-                    "that attempt",
+                    "account has every field asked for and was created after the call began, "
+                    "so it is taken as created by that attempt",
                 )
                 return
-            found_text = (
-                f"it has owner {shown(found.owner)} and name {shown(found.name, 160)}"
-                if found.ok
-                else f"looking it up answered {found.error}"
-            )
         error = AccountIdInUseError(
             exc.code,
             f"{exc.info} (an earlier attempt of this call may have created {account_id!r}, but "
-            f"{found_text}; asked for owner {owner!r} and name {name!r})",
+            f"{found_text}; asked for owner {asked['owner']!r} and name {asked['name']!r})",
             command=exc.command,
             request_id=exc.request_id,
         )
@@ -346,8 +354,11 @@ class AccountsMixin(BaseSession):
         """Destroy an Official Account (``destroy_official_account``).
 
         Raises :class:`AccountNotFoundError` if it does not exist or was already destroyed, except
-        when a retry is told so after an attempt whose answer was lost: that attempt destroyed
-        it, so the call returns and logs a WARNING record with ``tim_oa_outcome="inferred"``.
+        when a retry is told so after an attempt that may have reached the server (its answer was
+        lost: a timeout or dropped connection after sending, HTTP 5xx, a transient code): that
+        attempt destroyed it, so the call returns and logs a WARNING record with
+        ``tim_oa_outcome="inferred"``. After attempts that cannot have reached the server (a
+        refused connection, HTTP 429, a rate limit code) 130004 is raised as it is.
         """
         body = merge_extra(
             {"Official_Account": check_account_id(account_id)}, extra_body, DESTROY_KEYS
@@ -417,6 +428,7 @@ class AccountsMixin(BaseSession):
             check_account_id(account_id, f"account_ids[{index}]")
         wire_fields = _filter(fields, "fields", ACCOUNT_FILTER)
         merge_extra({}, extra_body, GET_INFO_KEYS)
+        self._check_open()
         distinct = list(dict.fromkeys(ids))
         found: dict[str, OfficialAccount] = {}
 

@@ -364,6 +364,11 @@ class BaseSession:
             command, body, pace_account=account if isinstance(account, str) else None
         )
 
+    def _check_open(self) -> None:
+        """Raise :class:`SessionClosedError` when the session is closed (bulk jobs, up front)."""
+        if self._shared.closed:
+            raise SessionClosedError(_CLOSED)
+
     async def _request(
         self, command: str, body: Mapping[str, Any], *, pace_account: str | None = None
     ) -> dict[str, Any]:

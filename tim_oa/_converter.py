@@ -152,7 +152,8 @@ def structurer(cls: type[T]) -> Callable[[Any, str], T]:
     """The generated function ``(wire_object, where) -> cls`` (built on first use, then cached).
 
     Field metadata read here: ``wire`` (the key), ``required`` (a missing or null value is a
-    :class:`ShapeError` rather than the default) and ``lenient`` (a value of the wrong type
+    :class:`ShapeError` rather than the default; a class may also name inherited fields it
+    requires in a ``wire_required`` class attribute) and ``lenient`` (a value of the wrong type
     becomes the default instead of failing: for fields whose type Tencent does not document).
     """
     fn = _STRUCTURERS.get(cls)
@@ -166,6 +167,7 @@ def structurer(cls: type[T]) -> Callable[[Any, str], T]:
     lines.append("def structure(d, where):")
     lines.append("    if type(d) is not dict: raise _bad(where, 'an object', d)")
     args: list[str] = []
+    own_required: frozenset[str] = getattr(klass, "wire_required", frozenset())
     for index, field in enumerate(attrs.fields(klass)):
         if not field.init:
             continue
@@ -181,7 +183,7 @@ def structurer(cls: type[T]) -> Callable[[Any, str], T]:
         else:
             default_expr = None
         lines.append(f"    {var} = d.get({key!r})")
-        if field.metadata.get("required") or default_expr is None:
+        if field.metadata.get("required") or field.name in own_required or default_expr is None:
             lines.append(f"    if {var} is None: raise ShapeError(f'{{where}}.{key} is missing')")
             gen.check(var, field.type, where, None, "    ")
         else:

@@ -386,6 +386,7 @@ class MessagesMixin(BaseSession):
         workers = batch_workers(self, concurrency)
         check_callback(on_progress, "on_progress")
         merge_extra({}, extra_body, RECALL_KEYS)
+        self._check_open()  # a closed session raises, not a result with every key failed
 
         async def send_chunk(chunk: Sequence[str]) -> dict[str, int]:
             body = merge_extra(build_recall(account_id, chunk, reason), extra_body, ())

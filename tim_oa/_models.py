@@ -8,7 +8,7 @@ answers with missing or extra keys still convert.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -127,8 +127,13 @@ class SubscribedAccount(AccountProfile):
 
     Attributes:
         self_info: The user's own subscription data (``SelfInfo``).
+
+    Unlike a ``get_accounts`` entry, an item without ``Official_Account`` is malformed: nothing
+    else in the answer says which account it is.
     """
 
+    #: Inherited fields an answer must carry for this class (read by the converter).
+    wire_required: ClassVar[frozenset[str]] = frozenset({"official_account"})
     self_info: SelfInfo = wire("SelfInfo", attrs.Factory(SelfInfo))  # noqa: RUF009
 
 

@@ -45,6 +45,18 @@ pacing resumes and an INFO line says so. With ``on_redis_error="raise"`` the cal
 have used Redis raise :class:`~tim_oa.LimiterUnavailableError` instead. There is no retry loop
 and no silent bypass.
 
+**The hand-over.** Each process remembers the times of its own grants of the last second, per
+schedule. Going down, the fallback counts them: a fallback grant waits until this process's
+grants in the last second (shared ones included) are fewer than the fallback's per-second budget
+(``floor(rate x fallback_share x margin)``), so the shared second that just ended and the first
+fallback second do not add up. Coming back, the first reservation of each schedule carries this
+process's fallback grants of the last second into Redis (the schedule moves on by that many
+intervals before the slot, once: the carried grants are then forgotten), so the restarted shared
+schedule does not add a full second to the fallback's. A process only knows its own grants: with
+``fallback_share = 1 / processes`` and processes that used the shared budget about evenly, the
+app stays within its rate across both hand-overs; a process that used far less than its share
+just before an outage may add up to its fallback budget on top of the others' shared second.
+
 **Why a script of our own, not** ``limits``. ``limits`` (its async Redis strategies) is well kept,
 but it decides "hit or refuse" for a fixed or moving window: a caller refused must poll, and many
 callers polling the same window wake together and burst at its edge, which is what a strict
@@ -52,6 +64,9 @@ server refuses. It timestamps entries with each worker's own ``time.time()``, it
 client from a URI (coredis by default) instead of taking the user's ``redis.asyncio.Redis``, and
 it has nothing to give a slot back. What is needed here is a reservation with a wait time, which
 is two short scripts (below) whose whole state is one integer and a rarely used sorted set.
+
+The module is over 500 lines on purpose: the two Lua scripts and the code that calls them and
+recovers from their failures are read together.
 
 redis-py is imported only when a :class:`RedisLimiter` is built, so importing this module (and
 ``tim_oa.limiters``) needs no Redis client installed. redis-py's asyncio client runs on asyncio
@@ -61,6 +76,7 @@ only, and so does this limiter.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -97,9 +113,12 @@ _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local carry = tonumber(ARGV[2] or '0')
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = nil
-if redis.call('EXISTS', KEYS[2]) == 1 then
+if carry > 0 then
+  next_free = math.max(next_free, now) + carry * interval
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.0f', now))
   local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if first then
@@ -118,7 +137,8 @@ if slot == nil then
 end
 return {slot - now, string.format('%.0f', slot)}
 """
-"""KEYS: next-free key, gaps key. ARGV: interval (us). Returns [wait (us), slot (us)]."""
+"""KEYS: next-free key, gaps key. ARGV: interval (us), then the slots to carry (a process's
+fallback grants of the last second, once after an outage). Returns [wait (us), slot (us)]."""
 
 _RELEASE = """
 local t = redis.call('TIME')
@@ -208,11 +228,14 @@ class RedisLimiter:
     """
 
     __slots__ = (
+        "_carry",
         "_clock",
         "_down",
         "_fallback",
+        "_fallback_locks",
         "_give_back_tasks",
         "_next_probe",
+        "_recent",
         "_redis_errors",
         "_release",
         "_reserve",
@@ -291,6 +314,11 @@ class RedisLimiter:
         self._next_probe = -math.inf
         self._usual_rtt = math.inf  # the shortest recent round trip of the reserve script
         self._give_back_tasks: set[asyncio.Task[None]] = set()
+        # Per schedule (its next-free key): this process's grants of the last second (monotonic
+        # times), its fallback grants not yet carried into Redis, a lock serialising fallbacks.
+        self._recent: dict[str, collections.deque[float]] = {}
+        self._carry: dict[str, collections.deque[float]] = {}
+        self._fallback_locks: dict[str, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
         return (
@@ -327,30 +355,34 @@ class RedisLimiter:
         )
 
     async def _take(self, kind: Literal["call", "send"], app: int, name: str, rate: float) -> None:
-        if self._down is not None:
-            now = self._clock.monotonic()
-            if now < self._next_probe:
-                await self._without_redis(kind, app, name)
-                return
-            # This caller asks Redis; the others keep to the fallback meanwhile.
-            self._next_probe = now + self.retry_redis_after
         keys = self.keys(kind, app, name)
+        while self._down is not None:
+            now = self._clock.monotonic()
+            if now >= self._next_probe:
+                # This caller asks Redis; the others keep to the fallback meanwhile.
+                self._next_probe = now + self.retry_redis_after
+                break
+            if await self._without_redis(kind, app, name, keys[0], rate):
+                return
         interval = math.ceil(_USEC / (rate * self.margin))
         clock = self._clock
         for retry in range(_LATE_RETRIES + 1):
             failure: str | None = None
+            carried = self._carried(keys[0])
             sent = clock.monotonic()
             try:
-                wait, slot = await self._reserve_slot(keys, interval)
+                wait, slot = await self._reserve_slot(keys, interval, carried)
             except _RedisDown as exc:
                 failure = str(exc)
             if failure is not None:
                 self._mark_down(failure)
-                await self._without_redis(kind, app, name)
+                if not await self._without_redis(kind, app, name, keys[0], rate):
+                    await self._take(kind, app, name, rate)  # Redis came back meanwhile
                 return
             if self._down is not None:
                 logger.info("Redis answers again; the rate limit is shared through it again")
                 self._down = None
+                self._forget_idle()
             answered = clock.monotonic()
             rtt = answered - sent
             self._usual_rtt = min(rtt, self._usual_rtt * _RTT_DRIFT)
@@ -362,14 +394,48 @@ class RedisLimiter:
                     raise
             late = (clock.monotonic() - answered - wait / _USEC) + (rtt - self._usual_rtt)
             if late <= self.late_tolerance or retry == _LATE_RETRIES:
+                self._granted(keys[0], clock.monotonic())
                 return
             logger.debug("woke %.1f ms after a rate-limit slot; taking a new one", late * 1000)
 
-    async def _reserve_slot(self, keys: tuple[str, str], interval: int) -> tuple[int, int]:
+    def _granted(self, key: str, now: float) -> None:
+        """Remember one grant of this process (for the hand-overs; see the module docs)."""
+        recent = self._recent.get(key)
+        if recent is None:
+            if len(self._recent) >= 1024:
+                self._forget_idle()
+            recent = self._recent[key] = collections.deque()
+        while recent and recent[0] <= now - 1.0:
+            recent.popleft()
+        recent.append(now)
+
+    def _carried(self, key: str) -> int:
+        """The count of our fallback grants of the last second, handed to one reservation only."""
+        carry = self._carry.pop(key, None)
+        if not carry:
+            return 0
+        cutoff = self._clock.monotonic() - 1.0
+        while carry and carry[0] <= cutoff:
+            carry.popleft()
+        return len(carry)
+
+    def _forget_idle(self) -> None:
+        """Drop the memories of schedules without a grant in the last second."""
+        cutoff = self._clock.monotonic() - 1.0
+        for table in (self._recent, self._carry):
+            for key in [k for k, times in table.items() if not times or times[-1] <= cutoff]:
+                del table[key]
+        for key in [k for k, lock in self._fallback_locks.items() if not lock.locked()]:
+            del self._fallback_locks[key]
+
+    async def _reserve_slot(
+        self, keys: tuple[str, str], interval: int, carried: int = 0
+    ) -> tuple[int, int]:
         """Run the reserve script; return (microseconds to wait, the slot)."""
         # The script runs in a task of its own: a caller cancelled while it is in flight then
         # does not lose the answer, and gives the slot back when it arrives.
-        task = asyncio.ensure_future(self._reserve(keys=keys, args=(interval,)))
+        args = (interval, carried) if carried else (interval,)
+        task = asyncio.ensure_future(self._reserve(keys=keys, args=args))
         description: str | None = None
         try:
             answer = await asyncio.wait_for(asyncio.shield(task), self.timeout)
@@ -441,12 +507,35 @@ class RedisLimiter:
                     self.retry_redis_after,
                 )
 
-    async def _without_redis(self, kind: Literal["call", "send"], app: int, name: str) -> None:
+    async def _without_redis(
+        self, kind: Literal["call", "send"], app: int, name: str, key: str, rate: float
+    ) -> bool:
+        """One fallback grant; False when Redis came back meanwhile (then ask it instead)."""
         if self.on_redis_error == "raise":
             raise LimiterUnavailableError(
                 f"the shared rate limiter cannot reach Redis: {self._down}"
             )
-        if kind == "call":
-            await self._fallback.acquire(name, app=app)
-        else:
-            await self._fallback.acquire_send(name, app=app)
+        lock = self._fallback_locks.get(key)
+        if lock is None:
+            lock = self._fallback_locks[key] = asyncio.Lock()
+        clock = self._clock
+        async with lock:
+            # The fallback's budget of a second counts this process's grants of the last one.
+            budget = max(1, math.floor(rate * self.fallback_share * self.margin))
+            recent = self._recent.get(key)
+            while recent and len(recent) >= budget:
+                now = clock.monotonic()
+                while recent and recent[0] <= now - 1.0:
+                    recent.popleft()
+                if len(recent) >= budget:
+                    await clock.sleep(recent[-budget] + 1.0 - now + 1e-6)
+            if kind == "call":
+                await self._fallback.acquire(name, app=app)
+            else:
+                await self._fallback.acquire_send(name, app=app)
+            if self._down is None:
+                return False
+            now = clock.monotonic()
+            self._granted(key, now)
+            self._carry.setdefault(key, collections.deque()).append(now)
+            return True

@@ -234,6 +234,7 @@ class SubscribersMixin(BaseSession):
         workers = batch_workers(self, concurrency)
         check_callback(on_progress, "on_progress")
         merge_extra({}, extra_body, modelled)
+        self._check_open()  # a closed session raises, not a result with every id failed
 
         async def send_chunk(chunk: Sequence[str]) -> dict[str, int]:
             body = build(account_id, chunk)

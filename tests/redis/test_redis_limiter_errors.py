@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ class FakeRedis:
         self.mode = "ok"
         self.wait_us = 0
         self.reserves = 0
+        self.reserve_args: list[Sequence[Any]] = []
         self.releases: list[tuple[Sequence[str], Sequence[Any]]] = []
         self.gate = asyncio.Event()
 
@@ -59,6 +61,7 @@ class FakeRedis:
                 return 1
             assert script == _RESERVE
             self.reserves += 1
+            self.reserve_args.append(tuple(args))
             if self.clock is not None and self.round_trips:
                 self.clock.now += self.round_trips.pop(0)
             if self.mode == "down":
@@ -310,3 +313,32 @@ async def test_a_caller_late_every_time_goes_ahead_after_three_new_slots() -> No
     limiter = RedisLimiter(fake, clock=clock)  # type: ignore[arg-type]
     await limiter.acquire("add_subscribers", app=APP)
     assert fake.reserves == 4
+
+
+async def test_the_fallback_counts_the_last_shared_second() -> None:
+    # Issue 17, defect 5: 60 shared grants just now; the fallback's second (48 at 100/s x 0.5
+    # x 0.97) must not come on top of them.
+    fake, clock = FakeRedis(), FakeClock()
+    limiter = RedisLimiter(fake, rate=100, fallback_share=0.5, clock=clock)  # type: ignore[arg-type]
+    for _ in range(60):
+        await limiter.acquire("add_subscribers", app=APP)
+    assert clock.sleeps == []
+    fake.mode = "down"
+    await limiter.acquire("add_subscribers", app=APP)
+    assert sum(clock.sleeps) == pytest.approx(1.0, abs=0.01)  # until the shared second is over
+
+
+async def test_coming_back_carries_the_fallback_grants_into_redis_once() -> None:
+    fake, clock = FakeRedis(), FakeClock()
+    fake.mode = "down"
+    limiter = RedisLimiter(fake, rate=100, retry_redis_after=0.5, clock=clock)  # type: ignore[arg-type]
+    for _ in range(5):
+        await limiter.acquire("add_subscribers", app=APP)  # 5 fallback grants, ~41 ms apart
+    fake.mode = "ok"
+    clock.now += 0.5
+    await limiter.acquire("add_subscribers", app=APP)
+    await limiter.acquire("add_subscribers", app=APP)
+    interval = math.ceil(1_000_000 / (100 * 0.97))
+    # the first call was the probe (down); then one carry of the 5, then none
+    assert fake.reserve_args == [(interval,), (interval, 5), (interval,)]
+    assert limiter.redis_available

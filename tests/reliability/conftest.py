@@ -38,6 +38,7 @@ _ORDER = (
     ("cancellations", "cancellations"),
     ("texts scanned", "texts scanned for secrets"),
     ("secret hits", "secret hits"),
+    ("round-three cases", "round-three cases (issue 17)"),
 )
 
 

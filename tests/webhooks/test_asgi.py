@@ -100,7 +100,7 @@ async def test_a_stale_callback_is_403() -> None:
     ],
 )
 async def test_a_bad_body_is_400_and_reaches_no_handler(body: Any, reason: str) -> None:
-    router, seen = make_router()
+    router, seen = make_router(allow_unknown_commands=False)
     query = query_for(webhooks.BeforeAddSubscriber)
     response = await post(router.asgi_app(), params=query, content=body)
     assert response.status_code == 400 and response.json()["reason"] == reason

@@ -207,7 +207,7 @@ async def test_an_answer_the_event_does_not_accept_is_logged_and_answered_allow(
 
 
 async def test_bad_requests_raise_webhook_error_and_run_no_handler() -> None:
-    router = make_router()
+    router = make_router(allow_unknown_commands=False)
     calls: list[Any] = []
     router.add_handler(calls.append, webhooks.AfterAccountFull)
     query, body = request_for(webhooks.AfterAccountFull)

@@ -18,7 +18,8 @@ profile named explicitly must exist.
 The settings form four groups: the app id, the admin identifier, the credential (secret key or
 UserSig) and the target (region or base URL). Each group comes whole from one source: a region
 from one place and a base URL from another would be ambiguous. A file holding a secret that other
-users may read draws a warning. Secrets are never part of a message or a ``repr``.
+users may read draws a warning, and so does any file other users may write. Secrets are never
+part of a message or a ``repr``.
 """
 
 from __future__ import annotations
@@ -187,8 +188,8 @@ def load_settings(
             which may be missing).
         environ: The environment (default ``os.environ``).
         profile: The profile named by ``--profile`` (else ``TIM_OA_PROFILE``, else ``default``).
-        warn: Receives warnings for people (a file with a secret others can read, an explicitly
-            chosen profile overridden by the environment).
+        warn: Receives warnings for people (a file others can write, a file with a secret
+            others can read, an explicitly chosen profile overridden by the environment).
     """
     environ = os.environ if environ is None else environ
     warn = warn or (lambda message: None)
@@ -209,8 +210,7 @@ def load_settings(
     own: dict[str, tuple[Any, str]] = {}
     if explicit_path or path.is_file():
         data = _read_config(path)
-        if any(k in SECRET_KEYS for k in _all_keys(data)):
-            _check_private(path, warn)
+        _check_private(path, warn, secret=any(k in SECRET_KEYS for k in _all_keys(data)))
         profiles = {k: v for k, v in data.items() if isinstance(v, dict)}
         for key, value in data.items():
             if not isinstance(value, dict) and value not in (None, ""):
@@ -249,15 +249,25 @@ def _all_keys(data: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def _check_private(path: Path, warn: Callable[[str], None]) -> None:
-    """Warn when a file holding a secret can be read by the group or by others."""
+def _check_private(path: Path, warn: Callable[[str], None], *, secret: bool) -> None:
+    """Warn when others may write the file, or, when it holds a secret, read it.
+
+    A file others can write is a risk even without a secret in it: pointing ``base_url`` at
+    their own host collects the UserSigs the CLI sends.
+    """
     if os.name == "nt":  # pragma: no cover - POSIX permissions only
         return
     try:
         mode = path.stat().st_mode & 0o777
     except OSError:
         return
-    if mode & 0o044:
+    if mode & 0o022:
+        warn(
+            f"warning: {path} can be changed by other users (mode {mode:04o}), who could point "
+            f"base_url at their own host and collect UserSigs; restrict it with: "
+            f"chmod 600 {path}"
+        )
+    if secret and mode & 0o044:
         warn(
             f"warning: {path} holds a secret and other users can read it (mode {mode:04o}); "
             f"restrict it with: chmod 600 {path}"

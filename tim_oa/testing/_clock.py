@@ -70,6 +70,10 @@ class SessionClock:
         """The manual clock's current time."""
         return self._clock()
 
+    def time(self) -> float:
+        """The manual clock's current time as Unix seconds (the session's wall clock)."""
+        return self._clock()
+
     async def sleep(self, seconds: float) -> None:
         """Yield to the event loop once, then move the manual clock to this wake-up time."""
         import anyio.lowlevel  # lazy: keeps ``import tim_oa.testing`` cheap

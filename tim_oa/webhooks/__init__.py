@@ -24,8 +24,8 @@ their JSON), ``_auth`` (``Sign``), ``_parse`` (the checks of one request, in ord
 """
 
 from .._errors import WebhookError
-from ._answers import Allow, Answer, Drop, Refuse, RefuseSubscribers, ReplaceMessage
-from ._asgi import DEFAULT_MAX_BODY_BYTES, WebhookApp
+from ._answers import MAX_INFO_BYTES, Allow, Answer, Drop, Refuse, RefuseSubscribers, ReplaceMessage
+from ._asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, WebhookApp
 from ._auth import callback_query, sign
 from ._events import (
     EVENT_TYPES,
@@ -43,13 +43,16 @@ from ._events import (
     CallbackContext,
     Event,
 )
-from ._parse import parse_event
-from ._router import DEFAULT_DEADLINE, WebhookRouter
+from ._parse import RawCallback, parse_event
+from ._router import DEFAULT_DEADLINE, DEFAULT_MAX_THREADS, WebhookRouter
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_THREADS",
     "EVENT_TYPES",
+    "MAX_INFO_BYTES",
     "AfterAccountDestroyed",
     "AfterAccountFull",
     "AfterAccountInfoChanged",
@@ -66,6 +69,7 @@ __all__ = [
     "CallbackContext",
     "Drop",
     "Event",
+    "RawCallback",
     "Refuse",
     "RefuseSubscribers",
     "ReplaceMessage",

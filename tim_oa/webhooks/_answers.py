@@ -33,10 +33,24 @@ from .._errors import ValidationError
 CUSTOM_CODES: Final = range(120001, 130001)
 
 
+#: The most UTF-8 bytes an answer's ``info`` (``ErrorInfo``) may hold. INFERRED: Tencent
+#: documents no limit; its own ``ErrorInfo`` texts are a sentence long, a custom refusal's text is
+#: shown to the caller, and an answer must reach Tencent within its 2 s timeout.
+MAX_INFO_BYTES: Final = 1024
+
+
 def _check_info(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str):
         raise ValidationError(
             f"info must be a str, not {type(value).__name__}", field=attribute.name
+        )
+    if len(value) > MAX_INFO_BYTES // 4 and len(value.encode("utf-8", "surrogatepass")) > (
+        MAX_INFO_BYTES
+    ):
+        raise ValidationError(
+            f"info must be at most {MAX_INFO_BYTES} bytes (UTF-8)",
+            field=attribute.name,
+            limit=MAX_INFO_BYTES,
         )
 
 

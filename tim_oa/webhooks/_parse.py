@@ -34,7 +34,9 @@ import re
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, overload
+
+import attrs
 
 from .._errors import TimOAError, ValidationError, WebhookError
 from ._auth import sign_matches
@@ -52,12 +54,25 @@ _DECIMAL_RE: Final = re.compile(r"[0-9]{1,15}")
 _MAX_QUERY_FIELDS: Final = 100
 
 
-class UnknownCommand:
-    """An authenticated callback whose command is not an Official Account one."""
+@attrs.frozen
+class RawCallback:
+    """An authenticated callback no typed event or handler covers, as received.
 
-    def __init__(self, command: str, context: CallbackContext) -> None:
-        self.command = command
-        self.context = context
+    What a router's :meth:`~WebhookRouter.fallback` handler gets (for every callback without a
+    handler of its own, Official Account ones included), and what ``parse_event(...,
+    allow_unknown_commands=True)`` returns for a command that is not one of the eleven (one URL
+    serves all of an app's callbacks: ``C2C.CallbackBeforeSendMsg``, ``State.StateChange`` …).
+
+    Attributes:
+        command: The ``CallbackCommand`` (the body's, else the query's).
+        body: The body as a JSON object (``{}`` for an empty body, as the console's URL test
+            sends).
+        context: The query's facts (see :class:`CallbackContext`).
+    """
+
+    command: str
+    body: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    context: CallbackContext
 
 
 def _query_error(message: str) -> WebhookError:
@@ -106,8 +121,10 @@ def read_query(query: Any) -> dict[str, str] | WebhookError:
 def _check_options(sdkappid: Any, token: Any, max_skew: Any, now: Any) -> ValidationError | None:
     if isinstance(sdkappid, bool) or not isinstance(sdkappid, int) or sdkappid <= 0:
         return ValidationError("sdkappid must be a positive int", field="sdkappid")
-    if token is not None and (not isinstance(token, str) or not token):
-        return ValidationError("token must be a non-empty str or None", field="token")
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        return ValidationError(
+            "token must be a str with something besides whitespace, or None", field="token"
+        )
     for name, value in (("max_skew", max_skew), ("now", now)):
         if value is None:
             continue
@@ -230,7 +247,7 @@ def parse(
     max_skew: Any = 60.0,
     now: Any = None,
     strict: bool = False,
-) -> Event | UnknownCommand:
+) -> Event | RawCallback:
     """``parse_event`` that returns an unknown (but authenticated) command instead of raising.
 
     The token comes in a one-item list and is popped from it, so that neither the caller's frame
@@ -243,12 +260,59 @@ def parse(
         raise context
     data = read_body(body)
     if isinstance(data, WebhookError):
-        raise data
+        if not _is_empty(body) or context.command is None or context.command in EVENT_TYPES:
+            raise data
+        data = {}  # another product's callback (the console's URL test) may have no body
     command = _command(data, context, strict)
     cls = EVENT_TYPES.get(command)
     if cls is None:
-        return UnknownCommand(command, context)
+        return RawCallback(command, data, context)
     return build_event(cls, data, context, strict=strict)
+
+
+def authenticate(
+    query: Any, *, sdkappid: Any, token_box: list[Any], max_skew: Any, now: Any = None
+) -> None:
+    """Raise ``WebhookError`` when the query does not authenticate (steps 1-4); read no body."""
+    token = token_box.pop()
+    context = _authenticate(query, sdkappid, token, max_skew, now)
+    del token
+    if isinstance(context, TimOAError):
+        raise context
+
+
+def _is_empty(body: Any) -> bool:
+    if isinstance(body, (bytes, bytearray, memoryview, str)):
+        return not bytes(body if not isinstance(body, str) else body.encode()).strip()
+    return False
+
+
+@overload
+def parse_event(
+    query: QueryLike,
+    body: BodyLike,
+    *,
+    sdkappid: int,
+    token: str | None = None,
+    max_skew: float | None = 60.0,
+    now: float | None = None,
+    strict: bool = False,
+    allow_unknown_commands: Literal[False] = False,
+) -> Event: ...
+
+
+@overload
+def parse_event(
+    query: QueryLike,
+    body: BodyLike,
+    *,
+    sdkappid: int,
+    token: str | None = None,
+    max_skew: float | None = 60.0,
+    now: float | None = None,
+    strict: bool = False,
+    allow_unknown_commands: bool,
+) -> Event | RawCallback: ...
 
 
 def parse_event(
@@ -260,7 +324,8 @@ def parse_event(
     max_skew: float | None = 60.0,
     now: float | None = None,
     strict: bool = False,
-) -> Event:
+    allow_unknown_commands: bool = False,
+) -> Event | RawCallback:
     """Check one callback request and return its typed event.
 
     Args:
@@ -276,6 +341,8 @@ def parse_event(
         now: the current Unix time in seconds (default ``time.time()``).
         strict: also require every documented body field and the same ``CallbackCommand`` in
             the query and the body (see the module docstring for the tolerant default).
+        allow_unknown_commands: return a :class:`RawCallback` for an authenticated callback
+            whose command is not an Official Account one, instead of raising (``command``).
 
     Raises:
         WebhookError: the request cannot be accepted; ``.reason`` is ``"query"``,
@@ -287,7 +354,7 @@ def parse_event(
     result = parse(
         query, body, sdkappid=sdkappid, token_box=box, max_skew=max_skew, now=now, strict=strict
     )
-    if isinstance(result, UnknownCommand):
+    if isinstance(result, RawCallback) and not allow_unknown_commands:
         raise WebhookError(
             f"{result.command[:80]!r} is not an Official Account callback", reason="command"
         )

@@ -3,32 +3,45 @@
 Tencent waits at most 2 s for an answer and then lets the action proceed (reference §1.5). So a
 handler gets ``deadline`` seconds (1.5 by default); one that runs longer, raises, or returns an
 answer its event does not accept is answered ``Allow()`` at once, and the ``tim_oa.webhooks``
-logger says why (WARNING for the deadline, ERROR for the others). An event without a handler is
-answered ``Allow()`` too. Bad requests (signature, app id, body …) raise ``WebhookError`` from
-:meth:`WebhookRouter.handle`; the ASGI app turns that into a 4xx answer.
+logger says why (WARNING for the deadline, ERROR for the others).
+
+A plain (sync) handler runs in one of the router's own worker threads (``max_threads``, 40 by
+default, its own ``anyio.CapacityLimiter``, shared with nothing else). When every thread stays
+busy until the deadline, the handler never ran: a "before" callback is then answered per
+``on_timeout`` (``"refuse"`` by default: fail closed, ``Refuse()``), never a silent ``Allow()``.
+
+A callback without a handler (an Official Account one nobody registered, or another product's:
+``C2C.CallbackBeforeSendMsg``, ``State.StateChange`` …, since one URL serves all of an app's
+callbacks) goes to the :meth:`WebhookRouter.fallback` handler as a :class:`RawCallback`, or is
+answered the OK envelope (``Allow()``). Bad requests (signature, app id, body …) raise
+``WebhookError`` from :meth:`WebhookRouter.handle`; the ASGI app turns that into a 4xx answer.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import inspect
 import logging
 import math
+import threading
 import time
 import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeAlias, TypeVar, Union
+from typing import Any, Final, Literal, TypeAlias, TypeVar, Union
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 import attrs
+from anyio.lowlevel import RunVar
 
 from .._errors import ValidationError, WebhookError
-from ._answers import Allow, Answer
-from ._asgi import DEFAULT_MAX_BODY_BYTES, WebhookApp
+from ._answers import Allow, Answer, Refuse
+from ._asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, WebhookApp
 from ._events import EVENT_TYPES, Event
-from ._parse import BodyLike, QueryLike, UnknownCommand, _check_options, parse
+from ._parse import BodyLike, QueryLike, RawCallback, _check_options, authenticate, parse
 
 logger = logging.getLogger("tim_oa.webhooks")
 
@@ -37,6 +50,9 @@ H = TypeVar("H", bound=Callable[..., Any])
 Handler: TypeAlias = Callable[[Any], Answer | Awaitable[Answer | None] | None]
 
 DEFAULT_DEADLINE: Final = 1.5
+#: Worker threads a router runs sync handlers in at once (anyio's own default, but not shared).
+DEFAULT_MAX_THREADS: Final = 40
+OnTimeout: TypeAlias = Literal["refuse", "allow"]
 
 
 @attrs.frozen
@@ -61,6 +77,19 @@ def _members(hint: Any) -> list[Any]:
         args = typing.get_args(hint)
         return _members(args[-1]) if args else []
     return [hint]
+
+
+def _arity_problem(func: Callable[..., Any]) -> str:
+    """Why ``func`` cannot be called with the event alone ("" when it can, or cannot be told)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without a signature: trusted
+        return ""
+    try:
+        signature.bind(object())
+    except TypeError:
+        return f"cannot be called with one positional argument (the event): {signature}"
+    return ""
 
 
 def _annotation_problem(func: Callable[..., Any], event_types: tuple[type[Event], ...]) -> str:
@@ -91,15 +120,24 @@ class WebhookRouter:
 
     Args:
         sdkappid: your app id (``SdkAppid`` must equal it).
-        token: the callback authentication token from the console; ``None`` skips the check.
+        token: the callback authentication token from the console; ``None`` skips the check
+            (a blank or whitespace token is refused).
         deadline: seconds a handler may run before ``Allow()`` is answered for it (below
             Tencent's 2 s timeout, which leaves time for the network).
         max_skew: seconds ``RequestTime`` may be off, either way (``None``: no freshness check).
         strict: read callbacks strictly (see :func:`parse_event`).
-        allow_unknown_commands: answer ``Allow()`` to an authenticated callback whose command
-            is not an Official Account one (the callback URL is shared by every callback of the
-            app: group, one-to-one …) instead of raising ``WebhookError(reason="command")``.
+        allow_unknown_commands: answer the OK envelope (``Allow()``) to an authenticated
+            callback whose command is not an Official Account one (the callback URL is shared
+            by every callback of the app: group, one-to-one, state …); the default. ``False``
+            raises ``WebhookError(reason="command")`` for them instead.
+        on_timeout: what a "before" callback is answered when its sync handler never got a
+            worker thread within the deadline: ``"refuse"`` (default, fail closed: ``Refuse()``)
+            or ``"allow"`` (fail open, what Tencent itself does when no answer comes).
+        max_threads: worker threads for sync handlers (the router's own limiter).
         clock: the wall clock for ``RequestTime`` (default ``time.time``).
+
+    Raises:
+        ValidationError: an option is not valid.
     """
 
     def __init__(
@@ -110,7 +148,9 @@ class WebhookRouter:
         deadline: float = DEFAULT_DEADLINE,
         max_skew: float | None = 60.0,
         strict: bool = False,
-        allow_unknown_commands: bool = False,
+        allow_unknown_commands: bool = True,
+        on_timeout: OnTimeout = "refuse",
+        max_threads: int = DEFAULT_MAX_THREADS,
         clock: Callable[[], float] | None = None,
     ) -> None:
         problem = _check_options(sdkappid, token, max_skew, None)
@@ -125,13 +165,26 @@ class WebhookRouter:
             or deadline <= 0
         ):
             raise ValidationError("deadline must be a positive number of seconds", field="deadline")
+        if on_timeout not in ("refuse", "allow"):
+            raise ValidationError('on_timeout must be "refuse" or "allow"', field="on_timeout")
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1:
+            raise ValidationError("max_threads must be a positive int", field="max_threads")
+        for name, flag in (("strict", strict), ("allow_unknown_commands", allow_unknown_commands)):
+            if not isinstance(flag, bool):
+                raise ValidationError(f"{name} must be a bool", field=name)
+        if clock is not None and not callable(clock):
+            raise ValidationError("clock must be callable", field="clock")
         self.sdkappid = sdkappid
         self.deadline = float(deadline)
         self.max_skew = max_skew
         self.strict = strict
         self.allow_unknown_commands = allow_unknown_commands
+        self.on_timeout: OnTimeout = on_timeout
+        self.max_threads = max_threads
+        self._threads: RunVar[anyio.CapacityLimiter] = RunVar("tim_oa.webhooks.threads")
         self._clock = clock or time.time
         self._handlers: dict[type[Event], _Registered] = {}
+        self._fallback: _Registered | None = None
 
     def __repr__(self) -> str:
         events = ", ".join(cls.__name__ for cls in self._handlers)
@@ -152,8 +205,9 @@ class WebhookRouter:
         accepts (``Event.answers``), so ``Refuse`` on an "after" event fails here.
 
         Raises:
-            ValidationError: not an event class, a second handler for the same event, or a
-                return annotation the event cannot accept.
+            ValidationError: not an event class, a second handler for the same event, a handler
+                that cannot be called with the event alone, or a return annotation the event
+                cannot accept.
         """
         for event_type in event_types:
             if not (isinstance(event_type, type) and event_type in EVENT_TYPES.values()):
@@ -171,8 +225,7 @@ class WebhookRouter:
 
     def add_handler(self, func: Handler, *event_types: type[Event]) -> None:
         """Register ``func`` for ``event_types`` (what :meth:`on` does, without a decorator)."""
-        if not callable(func):
-            raise ValidationError("the handler must be callable", field="handler")
+        _check_handler(func)
         problem = _annotation_problem(func, event_types)
         if problem:
             raise ValidationError(f"handler {_name(func)} {problem}", field="handler")
@@ -186,6 +239,42 @@ class WebhookRouter:
         registered = _Registered(func, _is_async(func), _name(func))
         for event_type in event_types:
             self._handlers[event_type] = registered
+
+    def fallback(self, func: H) -> H:
+        """Register ``func`` for every callback without a handler of its own (a decorator too).
+
+        It gets a :class:`RawCallback` (``command``, ``body`` dict, ``context``), verified like
+        any callback, for Official Account commands nobody registered and, unless
+        ``allow_unknown_commands=False``, for other products' callbacks. It returns an
+        :class:`Answer` or ``None`` (``Allow()``); for an Official Account command the answer
+        must be one its event accepts. The deadline and ``on_timeout`` apply as for handlers.
+
+        Raises:
+            ValidationError: not callable with one argument, or a fallback is already set.
+        """
+        _check_handler(func)
+        if self._fallback is not None:
+            raise ValidationError(
+                f"the router already has a fallback ({self._fallback.name})", field="handler"
+            )
+        self._fallback = _Registered(func, _is_async(func), _name(func))
+        return func
+
+    def check_query(self, query: QueryLike) -> None:
+        """Authenticate a callback's query alone (app id, ``Sign``, ``RequestTime``).
+
+        The ASGI app calls it before reading the body.
+
+        Raises:
+            WebhookError: reason ``"query"``, ``"sdkappid"``, ``"signature"`` or ``"stale"``.
+        """
+        authenticate(
+            query,
+            sdkappid=self.sdkappid,
+            token_box=[self._token],
+            max_skew=self.max_skew,
+            now=self._clock(),
+        )
 
     async def handle(self, query: QueryLike, body: BodyLike) -> dict[str, Any]:
         """Check one callback request, run its handler, and return the JSON answer to send.
@@ -204,13 +293,17 @@ class WebhookRouter:
             now=self._clock(),
             strict=self.strict,
         )
-        if isinstance(event, UnknownCommand):
+        if isinstance(event, RawCallback):
             if not self.allow_unknown_commands:
                 raise WebhookError(
                     f"{event.command[:80]!r} is not an Official Account callback", reason="command"
                 )
-            logger.debug("answered Allow to the callback %r (not ours)", event.command[:80])
-            return Allow().to_wire()
+            if self._fallback is None:
+                logger.debug("answered OK to the callback %r (no handler)", event.command[:80])
+                return Allow().to_wire()
+            before = "before" in event.command.lower()
+            answer = await self._call(self._fallback, event, event.command, (Answer,), before)
+            return answer.to_wire()
         answer = await self.dispatch(event)
         return answer.to_wire()
 
@@ -222,51 +315,141 @@ class WebhookRouter:
         registered = next(
             (self._handlers[c] for c in type(event).__mro__ if c in self._handlers), None
         )
-        if registered is None:
-            return Allow()
+        before = event.answers != (Allow,)
+        if registered is not None:
+            return await self._call(registered, event, event.command, event.answers, before)
+        if self._fallback is not None:
+            raw = RawCallback(event.command, dict(event.raw), event.context)
+            return await self._call(self._fallback, raw, event.command, event.answers, before)
+        return Allow()
+
+    async def _call(
+        self,
+        registered: _Registered,
+        arg: Any,
+        command: str,
+        answers: tuple[type[Answer], ...],
+        before: bool,
+    ) -> Answer:
+        """Run one handler under the deadline; what its failures and silences are answered."""
+        started: list[bool] = []
         result: Any = None
         try:
             with anyio.move_on_after(self.deadline) as scope:
-                result = await _run(registered, event)
+                result = await self._run(registered, arg, started)
         except Exception:
             logger.exception(
-                "webhook handler %s raised on %s; answered Allow", registered.name, event.command
+                "webhook handler %s raised on %s; answered Allow", registered.name, command
             )
             return Allow()
         if scope.cancelled_caught:
+            if not registered.is_async and not started:
+                answer: Answer = Refuse() if before and self.on_timeout == "refuse" else Allow()
+                logger.warning(
+                    "webhook handler %s never ran on %s: all %d worker threads stayed busy for "
+                    "the %.2f s deadline; answered %s (on_timeout=%r)",
+                    registered.name,
+                    command,
+                    self.max_threads,
+                    self.deadline,
+                    type(answer).__name__,
+                    self.on_timeout,
+                )
+                return answer
             logger.warning(
                 "webhook handler %s ran past the %.2f s deadline on %s; answered Allow",
                 registered.name,
                 self.deadline,
-                event.command,
+                command,
             )
             return Allow()
         if result is None:
             return Allow()
-        if not isinstance(result, event.answers):
-            accepted = ", ".join(a.__name__ for a in event.answers)
+        if not isinstance(result, answers):
+            accepted = ", ".join(a.__name__ for a in answers)
             logger.error(
                 "webhook handler %s returned %s on %s, which accepts only %s; answered Allow",
                 registered.name,
                 type(result).__name__,
-                event.command,
+                command,
                 accepted,
             )
             return Allow()
         return result
 
-    def asgi_app(self, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> WebhookApp:
+    async def _run(self, registered: _Registered, arg: Any, started: list[bool]) -> Any:
+        if registered.is_async:
+            started.append(True)
+            return await registered.func(arg)
+        result = await self._in_thread(registered.func, arg, started)
+        if inspect.isawaitable(result):  # a plain callable that hands back a coroutine
+            result = await result
+        return result
+
+    async def _in_thread(self, func: Callable[[Any], Any], arg: Any, started: list[bool]) -> Any:
+        """Run ``func(arg)`` in a worker thread that holds one of ``max_threads`` slots.
+
+        The slot is taken before the thread starts (waiting for it is cancellable: the handler
+        then never runs, not even later) and given back when the handler returns, even one
+        abandoned at the deadline, so ``max_threads`` bounds the threads really running.
+        """
+        try:
+            slots = self._threads.get()
+        except LookupError:  # the first sync handler in this event loop
+            slots = anyio.CapacityLimiter(self.max_threads)
+            self._threads.set(slots)
+        borrower = _Borrower()
+        await slots.acquire_on_behalf_of(borrower)
+
+        def in_thread() -> Any:
+            with borrower.lock:
+                if borrower.state == "abandoned":
+                    return None  # answered already: a late start would act on nothing
+                borrower.state = "running"
+            started.append(True)  # from here on the handler has run, whatever the deadline
+            try:
+                return func(arg)
+            finally:
+                # RuntimeError: the event loop is gone, and nobody waits for the slot
+                with contextlib.suppress(RuntimeError):
+                    anyio.from_thread.run_sync(slots.release_on_behalf_of, borrower)
+
+        try:
+            return await anyio.to_thread.run_sync(
+                in_thread, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(math.inf)
+            )
+        except BaseException:
+            with borrower.lock:
+                never_started = borrower.state == "pending"
+                borrower.state = "abandoned"
+            if never_started:
+                slots.release_on_behalf_of(borrower)
+            raise
+
+    def asgi_app(
+        self,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> WebhookApp:
         """An ASGI app that answers callbacks with this router (see :class:`WebhookApp`)."""
-        return WebhookApp(self, max_body_bytes=max_body_bytes)
+        return WebhookApp(self, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
 
 
-async def _run(registered: _Registered, event: Event) -> Any:
-    if registered.is_async:
-        return await registered.func(event)
-    result = await anyio.to_thread.run_sync(registered.func, event, abandon_on_cancel=True)
-    if inspect.isawaitable(result):  # a plain callable that hands back a coroutine
-        result = await result
-    return result
+class _Borrower:
+    """One sync handler's claim on a thread slot: pending, running, or abandoned unstarted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state = "pending"
+
+
+def _check_handler(func: Any) -> None:
+    if not callable(func):
+        raise ValidationError("the handler must be callable", field="handler")
+    problem = _arity_problem(func)
+    if problem:
+        raise ValidationError(f"handler {_name(func)} {problem}", field="handler")
 
 
 def _name(func: Callable[..., Any]) -> str:
