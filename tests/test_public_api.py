@@ -35,6 +35,11 @@ METHODS = {
     "messages": (["account_id"], ["page_size", "with_recalled", "last_msg_key"]),
     "recall_messages": (["account_id", "msg_keys"], ["reason"]),
     "call": (["command", "body"], []),
+    "import_accounts": (["user_ids"], ["concurrency", "on_progress", "invalid"]),
+    "import_account": (["user_id"], ["nick", "face_url"]),
+    "check_accounts": (["user_ids"], []),
+    "delete_accounts": (["user_ids"], ["concurrency", "on_progress", "invalid"]),
+    "get_callback_ips": ([], ["receiver_in_china"]),
 }  # fmt: skip
 
 SESSION_OPTIONS = ["http_client", "timeout", "max_retries", "rate_limit", "max_concurrency"]

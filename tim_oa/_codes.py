@@ -235,6 +235,13 @@ def rule_for(code: int, command: str | None = None) -> CodeRule:
     return _RULES.get(code, _UNKNOWN)
 
 
+def command_rules() -> dict[tuple[str, int], CodeRule]:
+    """Every ``(command, code)`` a command gives a meaning of its own, and its rule."""
+    if not _COMMAND_RULES:
+        _load_command_rules()
+    return dict(_COMMAND_RULES)
+
+
 def _load_command_rules() -> None:
     """The codes a command gives a meaning of its own (``Command.error_rules`` of the registry)."""
     from . import _errors

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ._accounts import AccountsMixin
+from ._login import ImportsMixin
 from ._messages import MessagesMixin
 from ._subscribers import SubscribersMixin
 
 
-class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
+class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
     """An async client session for one app's Official Account API.
 
     Args:
