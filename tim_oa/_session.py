@@ -50,7 +50,8 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
             httpx/<version>``).
         allow_insecure_http: Allow plain ``http://`` to a Tencent host (it carries the UserSig
             in clear text).
-        backend: The HTTP stack; ``"httpx"``.
+        backend: The HTTP stack: ``"httpx"`` (default) or ``"aiohttp"`` (asyncio only, with the
+            extra ``tim-oa[aiohttp]``); ``http_client=`` and ``transport=`` are httpx's.
 
     Use it as ``async with Session(...) as oa:`` or call :meth:`aclose`; a call on a closed
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session
