@@ -95,11 +95,8 @@ def _adaptive_limit(rate: float | None, rtt: float) -> int:
 
 
 class BaseSession:
-    """Configuration and the request loop; see :class:`tim_oa.Session` for the documentation.
-
-    ``Session``'s docstring documents ``__init__``'s parameters in order (a test holds the two
-    together: a parameter added here without its entry there fails it).
-    """
+    """Configuration and the request loop; :class:`tim_oa.Session`'s docstring documents
+    ``__init__``'s parameters, in order (a test holds the two together)."""
 
     def __init__(
         self,
