@@ -95,8 +95,7 @@ def _adaptive_limit(rate: float | None, rtt: float) -> int:
 
 
 class BaseSession:
-    """Configuration and the request loop; :class:`tim_oa.Session`'s docstring documents
-    ``__init__``'s parameters, in order (a test holds the two together)."""
+    """Configuration and the request loop (``Session``'s docstring documents ``__init__``)."""
 
     def __init__(
         self,
