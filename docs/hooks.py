@@ -137,7 +137,7 @@ def error_code_tables() -> str:
         "| command | code | raises | retried |",
         "|---|---:|---|---|",
     ]
-    for (command, code), rule in sorted(_codes._COMMAND_RULES.items()):
+    for (command, code), rule in sorted(_codes.command_rules().items()):
         lines.append(f"| `{command}` | {code} | {exception(rule)} | {retried(rule)} |")
     lines += ["", "The column *retried*, read from the table's retry kinds:", ""]
     for kind in _codes.Retry:

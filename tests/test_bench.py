@@ -112,7 +112,7 @@ def test_server_latency_delays_each_answer_without_blocking_others(server) -> No
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         each = list(pool.map(lambda _: one(), range(4)))
     assert min(each) >= 0.5
-    assert time.perf_counter() - start < 1.5  # one after another would take 2 s
+    assert time.perf_counter() - start < 1.9  # one after another takes 2 s at least
     assert server.stats()["max_in_flight"] == 4
 
 

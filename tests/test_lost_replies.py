@@ -28,7 +28,8 @@ def lost_then(error: tim_oa.ApiError) -> Callable[..., Any]:
     """A stand-in for ``_request`` whose first write raises ``error`` after a lost answer."""
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    async def request(command: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def request(spec: Any, body: dict[str, Any]) -> dict[str, Any]:
+        command = getattr(spec, "name", spec)  # a registry record (or a command word)
         calls.append((command, dict(body)))
         if command == "get_official_account_info":
             return {

@@ -36,6 +36,11 @@ METHODS = {
     "messages": (["account_id"], ["page_size", "with_recalled", "last_msg_key"]),
     "recall_messages": (["account_id", "msg_keys"], ["reason"]),
     "call": (["command", "body"], []),
+    "import_accounts": (["user_ids"], ["concurrency", "on_progress", "invalid"]),
+    "import_account": (["user_id"], ["nick", "face_url"]),
+    "check_accounts": (["user_ids"], []),
+    "delete_accounts": (["user_ids"], ["concurrency", "on_progress", "invalid"]),
+    "get_callback_ips": ([], ["receiver_in_china"]),
 }  # fmt: skip
 
 SESSION_OPTIONS = ["http_client", "timeout", "max_retries", "rate_limit", "max_concurrency"]
@@ -115,3 +120,15 @@ def test_every_public_name_has_a_docstring(module: object) -> None:
                         f"{name}.{m}" for m, f in _public_members(klass) if not inspect.getdoc(f)
                     ]
     assert missing == []
+
+
+def test_the_session_docstring_documents_exactly_its_signature() -> None:
+    """The signature lives in ``_base.py``, the docstring in ``_session.py``: they must agree."""
+    import re
+
+    doc = inspect.getdoc(tim_oa.Session) or ""
+    args = doc.split("Args:", 1)[1].split("\n\n", 1)[0]
+    documented = re.findall(r"^    (\w+):", args, re.MULTILINE)
+    params = [p for p in inspect.signature(tim_oa.Session).parameters if p != "self"]
+    assert documented == params
+    assert "aiohttp" in args.split("backend:", 1)[1]

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 import tim_oa
-from tim_oa._retry import RetryPolicy, is_retryable
+from tim_oa._retry import RetryPolicy, retry_wait
 
 from .conftest import body_of, fail, ok
 
@@ -211,12 +211,12 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
         assert max(delays) - min(delays) > ceiling / 4  # jittered, not fixed
 
 
-def test_is_retryable_table() -> None:
+def test_which_failures_may_ever_be_retried() -> None:
     unsent = tim_oa.TransportError("x", request_sent=False)
     unknown = tim_oa.TransportError("x", status_code=503)
     client_error = tim_oa.TransportError("x", status_code=404)
-    assert is_retryable(unsent, safe_to_repeat=False)
-    assert is_retryable(unknown, safe_to_repeat=True)
-    assert not is_retryable(unknown, safe_to_repeat=False)
-    assert not is_retryable(client_error, safe_to_repeat=True)
-    assert not is_retryable(ValueError("x"), safe_to_repeat=True)
+    assert retry_wait(unsent, safe_to_repeat=False) is not None
+    assert retry_wait(unknown, safe_to_repeat=True) is not None
+    assert retry_wait(unknown, safe_to_repeat=False) is None
+    assert retry_wait(client_error, safe_to_repeat=True) is None
+    assert retry_wait(ValueError("x"), safe_to_repeat=True) is None

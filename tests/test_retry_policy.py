@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import tim_oa
-from tim_oa._codes import api_error, error_class_for, is_retryable_code, rule_for
+from tim_oa._codes import NEVER, api_error, error_class_for, rule_for
 from tim_oa._retry import may_have_taken_effect, retry_wait
 
 from .test_retry import ORIGINAL_DELAY
@@ -125,9 +125,9 @@ def test_code_table_overrides_per_command() -> None:
     assert error_class_for(10004) is tim_oa.ServerError
     assert error_class_for(10004, RECALL) is tim_oa.InvalidRequestError
     assert isinstance(api_error(10004, command=RECALL), tim_oa.InvalidRequestError)
-    assert not is_retryable_code(10004, RECALL) and is_retryable_code(10004)
+    assert rule_for(10004, RECALL).retry is NEVER and rule_for(10004).retry is not NEVER
     assert error_class_for(60019, SEND) is tim_oa.RateLimitedError
-    assert not is_retryable_code(60019, SEND) and is_retryable_code(60019)
+    assert rule_for(60019, SEND).retry is NEVER and rule_for(60019).retry is not NEVER
     assert error_class_for(70050) is tim_oa.AuthError
     assert rule_for(70050).wait == 60.0
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import tim_oa
 from tim_oa import _wire
-from tim_oa._codes import api_error, error_class_for, is_retryable_code
+from tim_oa._codes import NEVER, api_error, error_class_for, rule_for
 from tim_oa._wire import RawResponse
 
 
@@ -101,6 +101,10 @@ def test_error_envelope_raises_the_contract_class(code: int, cls: type[Exception
 def test_user_sig_expired_is_an_auth_error() -> None:
     assert issubclass(tim_oa.UserSigExpiredError, tim_oa.AuthError)
     assert issubclass(tim_oa.ValidationError, ValueError)
+
+
+def is_retryable_code(code: int, command: str | None = None) -> bool:
+    return rule_for(code, command).retry is not NEVER
 
 
 def test_retryable_codes_are_the_transient_ones() -> None:

@@ -96,6 +96,10 @@ if TYPE_CHECKING:
         UserSigSigner,
         decode_usersig,
     )
+    from ._validation import (
+        check_account_id,
+        check_user_id,
+    )
 
 _LAZY: dict[str, str] = {
     "BatchProgress": "._batch",
@@ -160,6 +164,8 @@ _LAZY: dict[str, str] = {
     "Session": "._session",
     "UserSigSigner": "._usersig",
     "decode_usersig": "._usersig",
+    "check_account_id": "._validation",
+    "check_user_id": "._validation",
 }
 
 
@@ -238,6 +244,8 @@ __all__ = [
     "ValidationError",
     "VideoElem",
     "__version__",
+    "check_account_id",
+    "check_user_id",
     "decode_usersig",
     "parse_msg_body",
     "to_dict",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
+from . import _registry as R
 from ._base import BaseSession
 from ._errors import (
     AccountIdInUseError,
@@ -40,11 +41,10 @@ if TYPE_CHECKING:
     from ._models import OfficialAccount, SubscribedAccount
     from ._pagination import AsyncPager, Page
 
-CREATE = "create_official_account"
-DESTROY = "destroy_official_account"
-MODIFY = "modify_official_account_base_info"
-GET_INFO = "get_official_account_info"
-SUBSCRIBED = "get_subscribed_official_account_list"
+CREATE = R.CREATE_ACCOUNT.name
+DESTROY = R.DESTROY_ACCOUNT.name
+GET_INFO = R.GET_ACCOUNTS.name
+SUBSCRIBED = R.SUBSCRIBED_ACCOUNTS.name
 
 # Python argument -> wire key of the writable text fields.
 TEXT_FIELDS = {
@@ -68,14 +68,6 @@ ACCOUNT_FILTER = {
     "custom_string": "CustomString",
 }
 SELF_FILTER = {"subscribe_time": "SubscribeTime", "custom_string": "CustomString"}
-
-# Wire keys each command's typed request sets (``extra_body`` may not set them).
-PROFILE_KEYS = frozenset({*TEXT_FIELDS.values(), "MaxSubscriberNum"})
-CREATE_KEYS = PROFILE_KEYS | {"Owner_Account", "OfficialAccountUserID"}
-MODIFY_KEYS = PROFILE_KEYS | {"Official_Account"}
-DESTROY_KEYS = frozenset({"Official_Account"})
-GET_INFO_KEYS = frozenset({"OfficialAccountIdList", "ResponseFilter"})
-SUBSCRIBED_KEYS = frozenset({"Subscriber_Account", "Limit", "Offset", "ResponseFilter"})
 
 
 def _filter(values: Iterable[str] | None, arg: str, names: dict[str, str]) -> list[str] | None:
@@ -285,10 +277,10 @@ class AccountsMixin(BaseSession):
             custom_string=custom_string,
             max_subscribers=max_subscribers,
         )
-        body = merge_extra(body, extra_body, CREATE_KEYS)
+        body = merge_extra(body, extra_body, R.CREATE_ACCOUNT.modelled)
         started = self._wall_time()
         try:
-            data = await self._request(CREATE, body)
+            data = await self._request(R.CREATE_ACCOUNT, body)
         except AccountIdInUseError as exc:
             if account_id is None or not exc.after_unknown_outcome:
                 raise
@@ -361,10 +353,12 @@ class AccountsMixin(BaseSession):
         refused connection, HTTP 429, a rate limit code) 130004 is raised as it is.
         """
         body = merge_extra(
-            {"Official_Account": check_account_id(account_id)}, extra_body, DESTROY_KEYS
+            {"Official_Account": check_account_id(account_id)},
+            extra_body,
+            R.DESTROY_ACCOUNT.modelled,
         )
         try:
-            await self._request(DESTROY, body)
+            await self._request(R.DESTROY_ACCOUNT, body)
         except AccountNotFoundError as exc:
             if not exc.after_unknown_outcome or exc.code != 130004:
                 raise
@@ -402,7 +396,8 @@ class AccountsMixin(BaseSession):
             custom_string=custom_string,
             max_subscribers=max_subscribers,
         )
-        await self._request(MODIFY, merge_extra(body, extra_body, MODIFY_KEYS))
+        body = merge_extra(body, extra_body, R.MODIFY_ACCOUNT.modelled)
+        await self._request(R.MODIFY_ACCOUNT, body)
 
     async def get_accounts(
         self,
@@ -421,23 +416,23 @@ class AccountsMixin(BaseSession):
         the other chunks are cancelled and that chunk's error is raised.
         """
         from ._batch import batch_workers, chunked
+        from ._bulk import check_ids, chunk_sender
         from ._tasks import gather_chunks
 
         ids = list(check_iterable(account_ids, "account_ids"))
-        for index, account_id in enumerate(ids):
-            check_account_id(account_id, f"account_ids[{index}]")
+        distinct = check_ids(ids, "account_ids", check_account_id, invalid="raise").valid
         wire_fields = _filter(fields, "fields", ACCOUNT_FILTER)
-        merge_extra({}, extra_body, GET_INFO_KEYS)
         self._check_open()
-        distinct = list(dict.fromkeys(ids))
+        spec = R.GET_ACCOUNTS
+        send = chunk_sender(self, spec, lambda c: build_get_info(c, wire_fields), extra_body)
         found: dict[str, OfficialAccount] = {}
 
         async def fetch(chunk: Sequence[str]) -> None:
-            body = merge_extra(build_get_info(chunk, wire_fields), extra_body, ())
-            for account in parse_get_info(await self._request(GET_INFO, body), chunk):
+            for account in parse_get_info(await send(chunk), chunk):
                 found[account.official_account] = account
 
-        chunks = list(chunked(distinct, L.MAX_ACCOUNTS_PER_INFO_CALL))
+        assert spec.chunk_size is not None
+        chunks = list(chunked(distinct, spec.chunk_size))
         await gather_chunks(chunks, min(len(chunks), batch_workers(self, None)), fetch)
         return [found[a] for a in ids]
 
@@ -464,11 +459,11 @@ class AccountsMixin(BaseSession):
         check_int(offset, "offset", minimum=0, maximum=L.U32_MAX)
         acct = _filter(account_fields, "account_fields", ACCOUNT_FILTER)
         own = _filter(self_fields, "self_fields", SELF_FILTER)
-        merge_extra({}, extra_body, SUBSCRIBED_KEYS)
+        merge_extra({}, extra_body, R.SUBSCRIBED_ACCOUNTS.modelled)
+        extra = dict(extra_body or {})
 
         async def fetch(cursor: int) -> Page[SubscribedAccount]:
-            body = build_subscribed_page(user_id, page_size, cursor, acct, own)
-            body = merge_extra(body, extra_body, ())
-            return parse_subscribed_page(await self._request(SUBSCRIBED, body), cursor)
+            body = {**build_subscribed_page(user_id, page_size, cursor, acct, own), **extra}
+            return parse_subscribed_page(await self._request(R.SUBSCRIBED_ACCOUNTS, body), cursor)
 
         return AsyncPager(fetch, offset, command=SUBSCRIBED)

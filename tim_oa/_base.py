@@ -29,7 +29,6 @@ import httpx
 
 from . import _limits as L
 from ._clock import Clock
-from ._commands import is_safe_to_repeat
 from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
 from ._options import (
     UNSET,
@@ -43,6 +42,7 @@ from ._options import (
 )
 from ._ratelimit import Slots
 from ._regions import Region
+from ._registry import COMMANDS, Command, is_safe_to_repeat, lookup, pace_account
 from ._retry import RetryPolicy, may_have_taken_effect
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
 from ._transport_common import resolve_timeout
@@ -54,7 +54,7 @@ from ._validation import (
     check_region,
     check_sdkappid,
 )
-from ._wire import command_path, decode_response, encode_body, new_random, signed_query
+from ._wire import decode_response, encode_body, new_random, signed_query
 from .limiters import Limiter, LocalLimiter
 
 if sys.version_info >= (3, 11):
@@ -65,7 +65,6 @@ else:  # pragma: no cover - exercised on 3.10
 logger = logging.getLogger("tim_oa")
 
 _COMMAND_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_SEND = "send_official_account_msg"
 _CLOSED = "the session is closed"
 
 ADAPTIVE_MIN = 4
@@ -101,7 +100,7 @@ def _adaptive_limit(rate: float | None, rtt: float) -> int:
 
 
 class BaseSession:
-    """Configuration and the request loop; see :class:`tim_oa.Session` for the documentation."""
+    """Configuration and the request loop (``Session``'s docstring documents ``__init__``)."""
 
     def __init__(
         self,
@@ -346,23 +345,23 @@ class BaseSession:
 
         The raw escape hatch: signing, the envelope check, error classes, retries and rate
         limiting (and, for ``send_official_account_msg``, the per-account send pacing) all apply.
-        A command not known to tim_oa is never retried after an unknown outcome (only when the
-        request provably did not reach the server).
+        A command of another service that tim_oa knows (``account_check``, ``GetIPList``, …)
+        goes to its own service path. A command not known to tim_oa is sent to the Official
+        Account service and never retried after an unknown outcome (only when the request
+        provably did not reach the server).
         """
         if not isinstance(command, str):
             raise ValidationError(
                 f"command must be a str, not {type(command).__name__}", field="command"
             )
-        if not _COMMAND_NAME.fullmatch(command):
+        if command not in COMMANDS and not _COMMAND_NAME.fullmatch(command):
             raise ValidationError(
                 f"command must be a lowercase command name, got {command!r}", field="command"
             )
         if not isinstance(body, Mapping):
             raise ValidationError("body must be a mapping (a JSON object)", field="body")
-        account = body.get("Official_Account") if command == _SEND else None
-        return await self._request(
-            command, body, pace_account=account if isinstance(account, str) else None
-        )
+        spec = lookup(command)
+        return await self._request(spec, body, pace_account=pace_account(spec, body))
 
     def _check_open(self) -> None:
         """Raise :class:`SessionClosedError` when the session is closed (bulk jobs, up front)."""
@@ -370,17 +369,29 @@ class BaseSession:
             raise SessionClosedError(_CLOSED)
 
     async def _request(
-        self, command: str, body: Mapping[str, Any], *, pace_account: str | None = None
+        self,
+        spec: Command | str,
+        body: Mapping[str, Any],
+        *,
+        pace_account: str | None = None,
+        extra_query: str = "",
     ) -> dict[str, Any]:
-        """Send ``body`` to ``command`` with retries; ``pace_account``: a broadcast's account."""
+        """Send ``body`` to the command ``spec`` (a registry record, or a command word), retrying.
+
+        ``pace_account``: the account a broadcast is paced by (the caller knows it).
+        ``extra_query``: ``&name=value`` pairs a command takes in its URL (``GetIPList``).
+        """
+        if isinstance(spec, str):
+            spec = lookup(spec)
         shared = self._shared
         if shared.closed:
             raise SessionClosedError(_CLOSED)
         payload = encode_body(body)  # ValidationError before any wait
-        safe_to_repeat = is_safe_to_repeat(command, body)
+        safe_to_repeat = is_safe_to_repeat(spec, body)
         if pace_account is not None:
             await self._wait_send_slot(pace_account)
-        path = command_path(command)
+        command = spec.name
+        path = spec.path
         transport = shared.transport
         source = self._source
         limiter = self._limiter
@@ -412,7 +423,7 @@ class BaseSession:
                         await limiter.acquire(command, app=app)
                     if shared.closed:
                         raise SessionClosedError(_CLOSED)
-                    query = signed_query(app, identifier, usersig, new_random())
+                    query = signed_query(app, identifier, usersig, new_random()) + extra_query
                     t0 = clock.monotonic()
                     if not attempts:
                         started = t0

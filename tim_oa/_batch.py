@@ -20,13 +20,12 @@ from collections.abc import (
     Awaitable,
     Callable,
     ItemsView,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
     ValuesView,
 )
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -42,6 +41,9 @@ from ._errors import (
     SubscriberLimitError,
 )
 from ._tasks import run_workers
+
+if TYPE_CHECKING:
+    from ._base import BaseSession
 
 T = TypeVar("T")
 
@@ -309,32 +311,23 @@ ChunkSender = Callable[[Sequence[str]], Awaitable[Mapping[str, int]]]
 ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
 
 
-def dedupe(ids: Iterable[str]) -> list[str]:
-    """Distinct ids in first-seen order."""
-    return list(dict.fromkeys(ids))
-
-
 def chunked(ids: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` ids."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
 
-ADAPTIVE_BATCH_WORKERS: Final = 32
-"""Chunks a bulk job keeps going when the session's in-flight bound is adaptive (the session's
-own bound still decides how many requests are on the wire at once)."""
+def batch_workers(session: BaseSession, concurrency: Any) -> int:
+    """Chunks in flight for a bulk job: ``concurrency``, else the session's ``max_concurrency``.
 
-
-def batch_workers(session: object, concurrency: Any) -> int:
-    """Chunks in flight for a bulk job: ``concurrency``, else the session's ``max_concurrency``."""
+    With the adaptive bound that is its cap (64): the session's own slots still decide how many
+    requests are on the wire at once.
+    """
     from ._validation import check_concurrency
 
     if concurrency is not None:
         return check_concurrency(concurrency)
-    bound = getattr(session, "max_concurrency", None)
-    if isinstance(bound, int) and not isinstance(bound, bool) and bound >= 1:
-        return bound
-    return ADAPTIVE_BATCH_WORKERS
+    return session.max_concurrency
 
 
 # --- the engine ----------------------------------------------------------------------------------

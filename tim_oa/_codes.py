@@ -153,7 +153,7 @@ class Retry(enum.Enum):
     """Final: the same request fails the same way (invalid, forbidden, not found, a cap)."""
     TRANSIENT = "transient"
     """May succeed later, but the request may have been applied: repeated only when the
-    command is safe to repeat (see ``_commands.py``)."""
+    command is safe to repeat (see ``_registry.py``)."""
     REFUSED = "refused"
     """Refused before any processing (rate limits): may be repeated for every command."""
 
@@ -175,7 +175,7 @@ _CODE_TABLE: Final[dict[int, tuple[Any, ...]]] = {
     ErrorCode.INTERNAL_ERROR: (ServerError, TRANSIENT),
     ErrorCode.INVALID_COMMAND: (InvalidRequestError, NEVER),
     # Documented both as "internal error, retry" and "invalid parameter"; the destroy and delete
-    # tables say retry, so it is treated as transient (recall: see _COMMAND_TABLE).
+    # tables say retry, so it is treated as transient (recall: see its registry row).
     ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER: (ServerError, TRANSIENT),
     ErrorCode.NO_PERMISSION: (PermissionDeniedError, NEVER),
     ErrorCode.ACCOUNT_USER_NOT_FOUND: (AccountNotFoundError, NEVER),
@@ -227,22 +227,8 @@ _CODE_TABLE: Final[dict[int, tuple[Any, ...]]] = {
 }
 
 
-# (command, code) -> rule, where one command gives a code its own meaning.
-_COMMAND_TABLE: Final[dict[tuple[str, int], tuple[Any, ...]]] = {
-    # The recall page documents 10004 as "invalid parameter", not as a server error.
-    ("official_account_msg_recall", ErrorCode.INTERNAL_ERROR_OR_INVALID_PARAMETER): (
-        InvalidRequestError,
-        NEVER,
-    ),
-    # The 2-broadcasts-per-hour cap (INFERRED code: the emulator answers 60019): final for the
-    # hour, so repeating it within seconds only adds load.
-    ("send_official_account_msg", ErrorCode.TOO_MANY_REQUESTS_2): (RateLimitedError, NEVER),
-}
-
 _RULES: Final[dict[int, CodeRule]] = {code: CodeRule(*entry) for code, entry in _CODE_TABLE.items()}
-_COMMAND_RULES: Final[dict[tuple[str, int], CodeRule]] = {
-    key: CodeRule(*entry) for key, entry in _COMMAND_TABLE.items()
-}
+_COMMAND_RULES: dict[tuple[str, int], CodeRule] = {}  # filled from the registry on first use
 _UNKNOWN: Final = CodeRule(ApiError, NEVER)
 _WEBHOOK_REFUSAL: Final = CodeRule(RefusedByWebhookError, NEVER)
 
@@ -250,6 +236,8 @@ _WEBHOOK_REFUSAL: Final = CodeRule(RefusedByWebhookError, NEVER)
 def rule_for(code: int, command: str | None = None) -> CodeRule:
     """The rule for ``code`` as answered to ``command`` (unknown codes: ``ApiError``, final)."""
     if command is not None:
+        if not _COMMAND_RULES:
+            _load_command_rules()
         rule = _COMMAND_RULES.get((command, code))
         if rule is not None:
             return rule
@@ -259,14 +247,26 @@ def rule_for(code: int, command: str | None = None) -> CodeRule:
     return _WEBHOOK_REFUSAL if code in WEBHOOK_CODES else _UNKNOWN
 
 
+def command_rules() -> dict[tuple[str, int], CodeRule]:
+    """Every ``(command, code)`` a command gives a meaning of its own, and its rule."""
+    if not _COMMAND_RULES:
+        _load_command_rules()
+    return dict(_COMMAND_RULES)
+
+
+def _load_command_rules() -> None:
+    """The codes a command gives a meaning of its own (``Command.error_rules`` of the registry)."""
+    from . import _errors
+    from ._registry import COMMANDS
+
+    for command in COMMANDS.values():
+        for code, (error, retry) in command.error_rules.items():
+            _COMMAND_RULES[command.name, code] = CodeRule(getattr(_errors, error), Retry[retry])
+
+
 def error_class_for(code: int, command: str | None = None) -> type[ApiError]:
     """Return the exception class for an API error code (``ApiError`` for unknown codes)."""
     return rule_for(code, command).error
-
-
-def is_retryable_code(code: int, command: str | None = None) -> bool:
-    """Whether a request that failed with ``code`` may succeed when sent again later."""
-    return rule_for(code, command).retry is not NEVER
 
 
 def api_error(

@@ -8,7 +8,13 @@ field's default, ignores unknown keys, and calls the class. A value of the wrong
 
 Generated code instead of a general converter: structuring a 200-item page is the hot path of
 every export, and a straight-line function per class is several times faster than a generic one
-while still checking types. ``to_wire`` and ``to_dict`` export models back to plain dicts.
+while still checking types. cattrs's own generated functions, set up as strictly
+(``make_dict_structure_fn`` with rename overrides, strict ``str``/``int``/Optional hooks,
+``detailed_validation=False``; ``bench/structure_cattrs.py``), were measured side by side with
+this generator on one 200-item subscriber page: 1755 against 992 µs, and 1634 against 1031 µs,
+on a loaded 2-core machine (load average 8; issue 18 measured 261 against 227 µs on an idle
+one). Slower in every run, and without the field path in its errors, so the generator stays.
+``to_wire`` and ``to_dict`` export models back to plain dicts.
 """
 
 from __future__ import annotations

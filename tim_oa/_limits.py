@@ -11,6 +11,10 @@ from typing import Final
 
 SERVICE: Final = "official_account_open_http_svc"
 """The REST service name in every Official Account URL."""
+LOGIN_SERVICE: Final = "im_open_login_svc"
+"""The service of the IM app's own accounts (import, check, delete)."""
+CONFIG_SERVICE: Final = "ConfigSvc"
+"""The service of the app's configuration (``GetIPList``)."""
 
 ACCOUNT_ID_PREFIX: Final = "@TOA#_"
 """Every Official Account id starts with this prefix."""
@@ -29,6 +33,7 @@ FIELD_MAX_BYTES: Final[dict[str, int]] = {
     "Organization": 500,
     "CustomString": 3000,
     "Reason": 100,  # recall reason
+    "Nick": 500,  # account_import (its 40601: "a profile field is over 500 bytes")
 }
 
 DEFAULT_MAX_SUBSCRIBERS: Final = 100_000
@@ -39,12 +44,18 @@ MAX_SUBSCRIBERS_PER_ADD: Final = 100  # add_subscriber
 MAX_SUBSCRIBERS_PER_DELETE: Final = 100  # delete_subscriber (INFERRED: by analogy with add)
 MAX_MSG_KEYS_PER_RECALL: Final = 10  # official_account_msg_recall
 MAX_PAGE_SIZE: Final = 200  # Limit of both subscriber list calls
+MAX_ACCOUNTS_PER_IMPORT: Final = 100  # multiaccount_import (page 34954)
+MAX_ACCOUNTS_PER_CHECK: Final = 100  # account_check (page 38417)
+MAX_ACCOUNTS_PER_DELETE: Final = 100  # account_delete (page 36443)
 MAX_HISTORY_PAGE_SIZE: Final = 20  # ReqMsgNumber (INFERRED: larger ranges come back partial)
 
 MAX_MESSAGE_BYTES: Final = 12 * 1024  # one message, JSON-encoded MsgBody (12 KB)
 
 # Rates.
 CALLS_PER_SECOND: Final = 200.0  # per command, per app
+IMPORT_MANY_PER_SECOND: Final = 100.0  # multiaccount_import
+ACCOUNT_CHECKS_PER_SECOND: Final = 100.0  # account_check
+ACCOUNT_DELETES_PER_SECOND: Final = 100.0  # account_delete (INFERRED: no rate on its page)
 SENDS_PER_SECOND_PER_ACCOUNT: Final = 1.0
 BROADCASTS_PER_HOUR_PER_ACCOUNT: Final = 2
 SEND_DEDUP_WINDOW_SECONDS: Final = 300.0  # same content and Random within 5 minutes is dropped

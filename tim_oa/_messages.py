@@ -11,13 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
+from . import _registry as R
 from ._base import BaseSession
 from ._errors import ValidationError
 from ._validation import (
     check_account_id,
     check_bool,
-    check_callback,
-    check_id_list,
     check_int,
     check_iterable,
     check_json,
@@ -30,34 +29,18 @@ from ._wire import new_random
 
 if TYPE_CHECKING:  # loaded on first use (see tim_oa._accounts); elements on the first build
     from ._batch import BatchResult, ProgressCallback
+    from ._bulk import Invalid
     from ._elements import BodyLike, OfflinePush
     from ._models import Message, SentMessage
     from ._pagination import AsyncPager, Page
 
-SEND = "send_official_account_msg"
-HISTORY = "official_account_msg_get_simple"
-RECALL = "official_account_msg_recall"
+SEND = R.SEND_MESSAGE.name
+HISTORY = R.MESSAGE_HISTORY.name
+RECALL = R.RECALL_MESSAGES.name
 
-# IsFinished values of a history page.
-HISTORY_PARTIAL = 0  # the range could not be returned whole: carry on from LastMsgKey
+# IsFinished values of a history page (0, partial: carry on from LastMsgKey).
 HISTORY_COMPLETE = 1  # the requested range came back whole
 HISTORY_EXPIRED = 2  # everything older has expired: nothing more to fetch
-
-# Wire keys each command's typed request sets (``extra_body`` may not set them).
-SEND_KEYS = frozenset(
-    {
-        "Official_Account",
-        "Random",
-        "MsgBody",
-        "CloudCustomData",
-        "OfflinePushInfo",
-        "ForbidCallbackControl",
-        "OnlineOnlyFlag",
-        "SendMsgControl",
-    }
-)
-HISTORY_KEYS = frozenset({"Official_Account", "ReqMsgNumber", "WithRecalledMsg", "LastMsgKey"})
-RECALL_KEYS = frozenset({"Official_Account", "MsgKeyList", "Reason"})
 
 FORBID_CALLBACKS = {
     "before": "ForbidBeforeSendMsgCallback",
@@ -160,7 +143,7 @@ def build_send(
         request["OnlineOnlyFlag"] = 1
     if no_last_msg:
         request["SendMsgControl"] = ["NoLastMsg"]
-    return merge_extra(request, extra_body, SEND_KEYS)
+    return merge_extra(request, extra_body, R.SEND_MESSAGE.modelled)
 
 
 def parse_send(data: Mapping[str, Any]) -> SentMessage:
@@ -321,7 +304,7 @@ class MessagesMixin(BaseSession):
             forbid_callbacks=forbid_callbacks,
             extra_body=extra_body,
         )
-        return parse_send(await self._request(SEND, request, pace_account=account_id))
+        return parse_send(await self._request(R.SEND_MESSAGE, request, pace_account=account_id))
 
     def messages(
         self,
@@ -346,12 +329,13 @@ class MessagesMixin(BaseSession):
         check_bool(with_recalled, "with_recalled")
         if last_msg_key is not None:
             check_msg_key(last_msg_key, "last_msg_key")
-        merge_extra({}, extra_body, HISTORY_KEYS)
+        merge_extra({}, extra_body, R.MESSAGE_HISTORY.modelled)
+        extra = dict(extra_body or {})
 
         async def fetch(cursor: str | None) -> Page[Message]:
-            body = build_history_page(account_id, page_size, with_recalled, cursor)
-            body = merge_extra(body, extra_body, ())
-            return parse_history_page(await self._request(HISTORY, body), cursor, page_size)
+            body = {**build_history_page(account_id, page_size, with_recalled, cursor), **extra}
+            data = await self._request(R.MESSAGE_HISTORY, body)
+            return parse_history_page(data, cursor, page_size)
 
         return AsyncPager(fetch, last_msg_key, command=HISTORY)
 
@@ -364,6 +348,7 @@ class MessagesMixin(BaseSession):
         concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        invalid: Invalid = "raise",
     ) -> BatchResult:
         """Recall any number of an account's messages (``official_account_msg_recall``).
 
@@ -375,29 +360,24 @@ class MessagesMixin(BaseSession):
         (Tencent's sample answers a slightly different key), else by key. An error every chunk
         would hit (the account does not exist, the admin is refused) stops the job; keys not yet
         sent then fail with :class:`BatchAbortedError`. ``reason`` (``Reason``) is at most 100
-        bytes. ``on_progress`` is called after each chunk (see :meth:`add_subscribers`).
+        bytes. ``on_progress`` is called after each chunk, and ``invalid`` says what empty or
+        non-str keys do (see :meth:`add_subscribers`).
         """
-        from ._batch import RECALL_CODES, batch_workers, run_batch, stops_batch
+        from ._bulk import run_bulk
 
         check_account_id(account_id)
-        keys = check_id_list(msg_keys, "msg_keys", check_msg_key)
         if reason is not None:
             check_text(reason, "reason", "Reason")
-        workers = batch_workers(self, concurrency)
-        check_callback(on_progress, "on_progress")
-        merge_extra({}, extra_body, RECALL_KEYS)
-        self._check_open()  # a closed session raises, not a result with every key failed
-
-        async def send_chunk(chunk: Sequence[str]) -> dict[str, int]:
-            body = merge_extra(build_recall(account_id, chunk, reason), extra_body, ())
-            return parse_recall(await self._request(RECALL, body), chunk)
-
-        return await run_batch(
-            keys,
-            chunk_size=L.MAX_MSG_KEYS_PER_RECALL,
-            concurrency=workers,
-            send_chunk=send_chunk,
-            code_status=RECALL_CODES,
+        return await run_bulk(
+            self,
+            R.RECALL_MESSAGES,
+            msg_keys,
+            arg="msg_keys",
+            check=check_msg_key,
+            build=lambda chunk: build_recall(account_id, chunk, reason),
+            parse=parse_recall,
+            invalid=invalid,
+            extra_body=extra_body,
+            concurrency=concurrency,
             on_progress=on_progress,
-            stop_on=stops_batch,
         )

@@ -104,8 +104,9 @@ class OfficialAccount(AccountProfile):
         if self.error_code == MISSING_ENTRY_CODE:
             return MissingResultError(1)
         from ._codes import api_error  # the code table is only needed for a failed entry
+        from ._registry import GET_ACCOUNTS
 
-        return api_error(self.error_code, self.error_info, command="get_official_account_info")
+        return api_error(self.error_code, self.error_info, command=GET_ACCOUNTS.name)
 
 
 @attrs.frozen

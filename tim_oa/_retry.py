@@ -2,7 +2,7 @@
 
 :meth:`RetryPolicy.next_delay` answers, for one failed attempt: may it be repeated (the error's
 kind, from the code table in ``_codes.py``, and whether the command is safe to repeat, from
-``_commands.py``), how long to wait (backoff with jitter, or longer when the server or the code
+``_registry.py``), how long to wait (backoff with jitter, or longer when the server or the code
 table asks for it), and whether the deadline still allows it. The session's request loop only
 does the I/O, the logging and the UserSig renewal around it.
 """
@@ -169,11 +169,6 @@ def retry_wait(exc: BaseException, *, safe_to_repeat: bool) -> float | None:
             return None  # 3xx/4xx: the request itself is wrong (a bad base_url, a redirect)
         return least if safe_to_repeat else None
     return None
-
-
-def is_retryable(error: BaseException, *, safe_to_repeat: bool) -> bool:
-    """Whether ``error`` may ever be retried for a command with the given repeat safety."""
-    return retry_wait(error, safe_to_repeat=safe_to_repeat) is not None
 
 
 def may_have_taken_effect(exc: BaseException) -> bool:

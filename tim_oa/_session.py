@@ -8,6 +8,7 @@ from os import PathLike
 from typing import Any
 
 from ._accounts import AccountsMixin
+from ._login import ImportsMixin
 from ._messages import MessagesMixin
 from ._subscribers import SubscribersMixin
 
@@ -17,7 +18,7 @@ else:  # pragma: no cover - exercised on 3.10
     from typing_extensions import Self
 
 
-class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
+class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
     """An async client session for one app's Official Account API.
 
     Args:
@@ -62,7 +63,8 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
             httpx/<version>``).
         allow_insecure_http: Allow plain ``http://`` to a Tencent host (it carries the UserSig
             in clear text).
-        backend: The HTTP stack; ``"httpx"``.
+        backend: The HTTP stack: ``"httpx"`` (default) or ``"aiohttp"`` (asyncio only, with the
+            extra ``tim-oa[aiohttp]``); ``http_client=`` and ``transport=`` are httpx's.
 
     Use it as ``async with Session(...) as oa:`` or call :meth:`aclose`; a call on a closed
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session

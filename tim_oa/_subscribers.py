@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
+from . import _registry as R
 from ._base import BaseSession
 from ._validation import (
     check_account_id,
-    check_callback,
-    check_id_list,
     check_page_size,
     check_str,
     check_text,
@@ -24,19 +23,12 @@ from ._validation import (
 
 if TYPE_CHECKING:  # loaded on first use (see tim_oa._accounts)
     from ._batch import BatchResult, ProgressCallback
+    from ._bulk import Invalid
     from ._models import Subscriber
     from ._pagination import AsyncPager, Page
 
-ADD = "add_subscriber"
-REMOVE = "delete_subscriber"
-LIST = "get_subscriber_info"
-MODIFY = "modify_subscriber_info"
-
-# Wire keys each command's typed request sets (``extra_body`` may not set them).
-ADD_KEYS = frozenset({"Official_Account", "SubscriberList"})
-REMOVE_KEYS = frozenset({"Official_Account", "SubscriberToDel_Account"})
-LIST_KEYS = frozenset({"Official_Account", "Limit", "Next"})
-MODIFY_KEYS = frozenset({"Official_Account", "Subscriber_Account", "CustomString"})
+ADD = R.ADD_SUBSCRIBERS.name
+LIST = R.LIST_SUBSCRIBERS.name
 
 
 def build_add(account_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
@@ -151,11 +143,12 @@ class SubscribersMixin(BaseSession):
         check_account_id(account_id)
         check_page_size(page_size)
         check_str(cursor, "cursor")
-        merge_extra({}, extra_body, LIST_KEYS)
+        merge_extra({}, extra_body, R.LIST_SUBSCRIBERS.modelled)
+        extra = dict(extra_body or {})
 
         async def fetch(at: str) -> Page[Subscriber]:
-            body = merge_extra(build_subscribers_page(account_id, page_size, at), extra_body, ())
-            return parse_subscribers_page(await self._request(LIST, body), at)
+            body = {**build_subscribers_page(account_id, page_size, at), **extra}
+            return parse_subscribers_page(await self._request(R.LIST_SUBSCRIBERS, body), at)
 
         return AsyncPager(fetch, cursor, command=LIST)
 
@@ -167,6 +160,7 @@ class SubscribersMixin(BaseSession):
         concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        invalid: Invalid = "raise",
     ) -> BatchResult:
         """Subscribe any number of users to an account (``add_subscriber``).
 
@@ -177,17 +171,14 @@ class SubscribersMixin(BaseSession):
         :class:`BatchProgress` after each chunk; if it raises, the job still finishes and
         :class:`ProgressCallbackError` carries the result. ``extra_body`` adds wire fields tim_oa
         does not model to every chunk's request.
+
+        ``invalid="raise"`` (default): ids that break the UserID rules raise one
+        :class:`ValidationError` listing every one with its index, before anything is sent.
+        ``invalid="fail"``: each becomes a failed outcome carrying its ``ValidationError`` and
+        the other ids are sent.
         """
-        return await self._run_subscriber_batch(
-            ADD,
-            build_add,
-            L.MAX_SUBSCRIBERS_PER_ADD,
-            ADD_KEYS,
-            account_id,
-            user_ids,
-            concurrency,
-            on_progress,
-            extra_body,
+        return await self._subscriber_batch(
+            R.ADD_SUBSCRIBERS, account_id, user_ids, concurrency, on_progress, extra_body, invalid
         )
 
     async def remove_subscribers(
@@ -198,58 +189,47 @@ class SubscribersMixin(BaseSession):
         concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        invalid: Invalid = "raise",
     ) -> BatchResult:
         """Unsubscribe any number of users from an account (``delete_subscriber``).
 
         As :meth:`add_subscribers`; ``unchanged`` (Result 2) means the user was not subscribed.
         """
-        return await self._run_subscriber_batch(
-            REMOVE,
-            build_remove,
-            L.MAX_SUBSCRIBERS_PER_DELETE,
-            REMOVE_KEYS,
+        return await self._subscriber_batch(
+            R.REMOVE_SUBSCRIBERS,
             account_id,
             user_ids,
             concurrency,
             on_progress,
             extra_body,
+            invalid,
         )
 
-    async def _run_subscriber_batch(
+    async def _subscriber_batch(
         self,
-        command: str,
-        build: Any,
-        chunk_size: int,
-        modelled: frozenset[str],
+        spec: R.Command,
         account_id: str,
         user_ids: Iterable[str],
         concurrency: int | None,
         on_progress: ProgressCallback | None,
         extra_body: Mapping[str, Any] | None,
+        invalid: Invalid,
     ) -> BatchResult:
-        from ._batch import ADD_REMOVE_CODES, batch_workers, run_batch, stops_batch
+        from ._bulk import run_bulk
 
         check_account_id(account_id)
-        ids = check_id_list(user_ids, "user_ids")
-        workers = batch_workers(self, concurrency)
-        check_callback(on_progress, "on_progress")
-        merge_extra({}, extra_body, modelled)
-        self._check_open()  # a closed session raises, not a result with every id failed
-
-        async def send_chunk(chunk: Sequence[str]) -> dict[str, int]:
-            body = build(account_id, chunk)
-            if extra_body:
-                body = merge_extra(body, extra_body, ())
-            return parse_results(await self._request(command, body), command, chunk)
-
-        return await run_batch(
-            ids,
-            chunk_size=chunk_size,
-            concurrency=workers,
-            send_chunk=send_chunk,
-            code_status=ADD_REMOVE_CODES,
+        build = build_add if spec is R.ADD_SUBSCRIBERS else build_remove
+        return await run_bulk(
+            self,
+            spec,
+            user_ids,
+            arg="user_ids",
+            build=lambda chunk: build(account_id, chunk),
+            parse=lambda data, chunk: parse_results(data, spec.name, chunk),
+            invalid=invalid,
+            extra_body=extra_body,
+            concurrency=concurrency,
             on_progress=on_progress,
-            stop_on=stops_batch,
         )
 
     async def modify_subscriber(
@@ -266,4 +246,6 @@ class SubscribersMixin(BaseSession):
             "Subscriber_Account": check_user_id(user_id),
             "CustomString": check_text(custom_string, "custom_string", "CustomString"),
         }
-        await self._request(MODIFY, merge_extra(body, extra_body, MODIFY_KEYS))
+        await self._request(
+            R.MODIFY_SUBSCRIBER, merge_extra(body, extra_body, R.MODIFY_SUBSCRIBER.modelled)
+        )

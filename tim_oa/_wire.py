@@ -24,7 +24,8 @@ from urllib.parse import quote, quote_plus
 
 from ._codes import api_error
 from ._errors import MalformedResponseError, TransportError, ValidationError
-from ._limits import SERVICE, U32_MAX
+from ._limits import U32_MAX
+from ._registry import command_path as command_path  # the URL path of a command
 
 
 class RawResponse(NamedTuple):
@@ -47,11 +48,6 @@ class RawResponse(NamedTuple):
 
 MAX_RETRY_AFTER = 300.0
 """Longest ``Retry-After`` taken from a server, in seconds; larger values are cut to this."""
-
-
-def command_path(command: str) -> str:
-    """The URL path of a command, relative to the base URL."""
-    return f"/v4/{SERVICE}/{command}"
 
 
 def new_random() -> int:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._clock import DEFAULT_CLOCK, AnyioClock, Clock
 from ._ratelimit import KeyedPacers, Pacer
+from ._registry import lookup
 from ._validation import check_clock, check_rate, check_share
 
 __all__ = ["DEFAULT_MARGIN", "AnyioClock", "Clock", "Limiter", "LocalLimiter", "RedisLimiter"]
@@ -65,9 +66,11 @@ class LocalLimiter:
         margin: The share of each rate to plan for (default :data:`DEFAULT_MARGIN`, 0.97).
 
     Each command of each app gets its own budget: its calls are spaced evenly at
-    ``rate x margin`` per second, and never more than ``floor(rate x margin)`` of them are let
-    through in any one-second window, counted on the times they were let through. Waiters are
-    served first in, first out; a cancelled waiter leaves the queue having reserved nothing.
+    ``rate x margin`` per second (a command Tencent publishes at a lower rate than 200, such as
+    ``multiaccount_import`` at 100, at that share of ``rate``), and never more than
+    ``floor(rate x margin)`` of them are let through in any one-second window, counted on the
+    times they were let through. Waiters are served first in, first out; a cancelled waiter
+    leaves the queue having reserved nothing.
     """
 
     __slots__ = ("_calls", "_clock", "_sends", "margin", "rate", "send_rate")
@@ -104,9 +107,9 @@ class LocalLimiter:
             return
         pacer = self._calls.get((app, command))
         if pacer is None:
-            pacer = self._calls[app, command] = Pacer(
-                self.rate, margin=self.margin, clock=self._clock
-            )
+            # A command published at a lower rate (the account imports: 100/s) gets its share.
+            rate = self.rate * lookup(command).rate_share
+            pacer = self._calls[app, command] = Pacer(rate, margin=self.margin, clock=self._clock)
         await pacer.acquire()
 
     async def acquire_send(self, account_id: str, *, app: int) -> None:

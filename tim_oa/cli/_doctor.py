@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -406,12 +406,8 @@ class Doctor:
 
     async def admin_imported(self, session: tim_oa.Session, identifier: str) -> None:
         """Check that the admin identifier is an imported account (``Session.check_accounts``)."""
-        check_accounts: Any = getattr(session, "check_accounts", None)
-        if check_accounts is None:
-            self.add("admin imported", "skip", "this tim_oa has no Session.check_accounts")
-            return
         try:
-            imported = await check_accounts([identifier])
+            imported = await session.check_accounts([identifier])
         except tim_oa.TimOAError as exc:
             detail = explain(exc)[0] if isinstance(exc, tim_oa.ApiError) else str(exc)
             self.add("admin imported", "fail", f"account_check answered {detail}", "")

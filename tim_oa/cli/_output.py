@@ -98,10 +98,6 @@ class RecordWriter:
         self.count += 1
         return True
 
-    def write_all(self, records: Iterable[Mapping[str, Any]]) -> bool:
-        """Write each record of ``records``; False when the reader has gone away."""
-        return all(self.write(record) for record in records)
-
     def flush(self) -> bool:
         """Flush the stream; False when the reader has gone away."""
         if self.closed:

@@ -72,7 +72,6 @@ AFTER_DELETE_SUBSCRIBER: Final = _PREFIX + "AfterDeleteSubscriber"
 BEFORE_SEND: Final = _PREFIX + "BeforeSendMsg"
 AFTER_SEND: Final = _PREFIX + "AfterSendMsg"
 AFTER_RECALL: Final = _PREFIX + "AfterMsgWithDraw"
-BEFORE_COMMANDS: Final = frozenset({BEFORE_CREATE, BEFORE_ADD_SUBSCRIBER, BEFORE_SEND})
 
 DEFAULT_TIMEOUT: Final = 2.0
 """Tencent's callback timeout (reference §1.5)."""
