@@ -412,7 +412,13 @@ async def test_create_with_a_custom_id_tolerates_an_answer_without_it(
     ("answer", "text"),
     [
         ({"OfficialAccountInfoList": "ab", "CompleteFlag": 1}, "must be a list, got str"),
-        ({"OfficialAccountInfoList": [{"SelfInfo": "x"}], "CompleteFlag": 1}, "SelfInfo must be"),
+        (
+            {
+                "OfficialAccountInfoList": [{"Official_Account": "@TOA#_a", "SelfInfo": "x"}],
+                "CompleteFlag": 1,
+            },
+            "SelfInfo must be",
+        ),
         ({"OfficialAccountInfoList": [], "CompleteFlag": 0, "Next": "5"}, "Next must be an int"),
         ({"OfficialAccountInfoList": [], "CompleteFlag": 2}, "CompleteFlag must be 0 or 1"),
         ({"OfficialAccountInfoList": [], "CompleteFlag": True}, "CompleteFlag must be an int"),

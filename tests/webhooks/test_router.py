@@ -150,7 +150,7 @@ async def test_a_handler_building_a_bad_answer_is_answered_allow(
 async def test_a_slow_async_handler_is_cut_at_the_deadline(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    router = make_router(deadline=0.05)
+    router = make_router(deadline=0.05, on_timeout="allow")
     finished: list[bool] = []
 
     @router.on(webhooks.BeforeSendMessage)
@@ -168,17 +168,18 @@ async def test_a_slow_async_handler_is_cut_at_the_deadline(
 
 
 async def test_a_slow_sync_handler_is_abandoned_at_the_deadline() -> None:
-    router = make_router(deadline=0.05)
+    router = make_router(deadline=0.05)  # on_timeout="refuse": fail closed
     release = threading.Event()
 
     @router.on(webhooks.BeforeCreateAccount)
     def slow(event: webhooks.BeforeCreateAccount) -> webhooks.Answer:
         release.wait(10)
-        return webhooks.Refuse()
+        return webhooks.Refuse(120001)
 
     started = time.monotonic()
     try:
-        assert await handle(router, webhooks.BeforeCreateAccount) == ALLOW
+        refused = await handle(router, webhooks.BeforeCreateAccount)
+        assert refused == {"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""}
         assert time.monotonic() - started < 1.5
     finally:
         release.set()

@@ -7,8 +7,11 @@ Checks run in this order, and the first failure raises ``WebhookError`` with its
 3. ``signature``: with a token, ``Sign`` or ``RequestTime`` missing, ``RequestTime`` not decimal,
    or ``Sign`` not ``sha256(token + RequestTime)``;
 4. ``stale``: with a token, ``RequestTime`` more than ``max_skew`` seconds from now (either way);
-5. ``body``: not a JSON object (or not UTF-8 / not JSON), a field of the wrong type;
-6. ``command``: no ``CallbackCommand``, or one that is not one of the eleven.
+5. ``body``: not a JSON object (or not UTF-8 / not JSON), a field of the wrong type; an empty
+   body is read as ``{}`` when the query's command is not one of the eleven (the console's URL
+   check was reported to send one);
+6. ``command``: no ``CallbackCommand``, or one that is not one of the eleven (unless
+   ``allow_unknown_commands=True``: then a :class:`RawCallback`).
 
 So nothing in the body is read before the request is authenticated.
 

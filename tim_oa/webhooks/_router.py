@@ -1,14 +1,16 @@
 """The dispatcher: one handler per event class, a deadline, and a safe default answer.
 
 Tencent waits at most 2 s for an answer and then lets the action proceed (reference §1.5). So a
-handler gets ``deadline`` seconds (1.5 by default); one that runs longer, raises, or returns an
-answer its event does not accept is answered ``Allow()`` at once, and the ``tim_oa.webhooks``
-logger says why (WARNING for the deadline, ERROR for the others).
+handler gets ``deadline`` seconds (1.5 by default). A "before" callback whose handler has not
+answered by then (it is still running, or it never ran because every worker thread stayed busy)
+is answered per ``on_timeout``: ``"refuse"`` by default (fail closed, ``Refuse()``), or
+``"allow"``; an "after" callback ``Allow()``. A handler that raises or returns an answer its
+event does not accept is answered ``Allow()``. The ``tim_oa.webhooks`` logger says why (WARNING
+for the deadline, ERROR for the others).
 
 A plain (sync) handler runs in one of the router's own worker threads (``max_threads``, 40 by
-default, its own ``anyio.CapacityLimiter``, shared with nothing else). When every thread stays
-busy until the deadline, the handler never ran: a "before" callback is then answered per
-``on_timeout`` (``"refuse"`` by default: fail closed, ``Refuse()``), never a silent ``Allow()``.
+default, its own ``anyio.CapacityLimiter``, shared with nothing else), held until the handler
+returns, even one abandoned at the deadline.
 
 A callback without a handler (an Official Account one nobody registered, or another product's:
 ``C2C.CallbackBeforeSendMsg``, ``State.StateChange`` …, since one URL serves all of an app's
@@ -122,7 +124,7 @@ class WebhookRouter:
         sdkappid: your app id (``SdkAppid`` must equal it).
         token: the callback authentication token from the console; ``None`` skips the check
             (a blank or whitespace token is refused).
-        deadline: seconds a handler may run before ``Allow()`` is answered for it (below
+        deadline: seconds a handler may take before ``on_timeout`` answers for it (below
             Tencent's 2 s timeout, which leaves time for the network).
         max_skew: seconds ``RequestTime`` may be off, either way (``None``: no freshness check).
         strict: read callbacks strictly (see :func:`parse_event`).
@@ -130,9 +132,10 @@ class WebhookRouter:
             callback whose command is not an Official Account one (the callback URL is shared
             by every callback of the app: group, one-to-one, state …); the default. ``False``
             raises ``WebhookError(reason="command")`` for them instead.
-        on_timeout: what a "before" callback is answered when its sync handler never got a
-            worker thread within the deadline: ``"refuse"`` (default, fail closed: ``Refuse()``)
-            or ``"allow"`` (fail open, what Tencent itself does when no answer comes).
+        on_timeout: what a "before" callback is answered when its handler has not answered
+            within the deadline (still running, or never started because every worker thread
+            was busy): ``"refuse"`` (default, fail closed: ``Refuse()``) or ``"allow"`` (fail
+            open, what Tencent itself does when no answer comes).
         max_threads: worker threads for sync handlers (the router's own limiter).
         clock: the wall clock for ``RequestTime`` (default ``time.time``).
 
@@ -343,26 +346,22 @@ class WebhookRouter:
             )
             return Allow()
         if scope.cancelled_caught:
-            if not registered.is_async and not started:
-                answer: Answer = Refuse() if before and self.on_timeout == "refuse" else Allow()
-                logger.warning(
-                    "webhook handler %s never ran on %s: all %d worker threads stayed busy for "
-                    "the %.2f s deadline; answered %s (on_timeout=%r)",
-                    registered.name,
-                    command,
-                    self.max_threads,
-                    self.deadline,
-                    type(answer).__name__,
-                    self.on_timeout,
-                )
-                return answer
+            answer: Answer = Refuse() if before and self.on_timeout == "refuse" else Allow()
+            why = (
+                f"never ran: all {self.max_threads} worker threads stayed busy for"
+                if not started
+                else "ran past"
+            )
             logger.warning(
-                "webhook handler %s ran past the %.2f s deadline on %s; answered Allow",
+                "webhook handler %s %s the %.2f s deadline on %s; answered %s (on_timeout=%r)",
                 registered.name,
+                why,
                 self.deadline,
                 command,
+                type(answer).__name__,
+                self.on_timeout,
             )
-            return Allow()
+            return answer
         if result is None:
             return Allow()
         if not isinstance(result, answers):
