@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         SessionClosedError,
         SubscriberLimitError,
         SubscriptionLimitError,
+        SyncInAsyncError,
         TimOAError,
         TransportError,
         UserSigExpiredError,
@@ -90,6 +91,12 @@ if TYPE_CHECKING:
     )
     from ._session import (
         Session,
+    )
+    from ._sync import (
+        SyncSession,
+    )
+    from ._sync_pager import (
+        SyncPager,
     )
     from ._usersig import (
         UserSigSigner,
@@ -139,6 +146,7 @@ _LAZY: dict[str, str] = {
     "SessionClosedError": "._errors",
     "SubscriberLimitError": "._errors",
     "SubscriptionLimitError": "._errors",
+    "SyncInAsyncError": "._errors",
     "TimOAError": "._errors",
     "TransportError": "._errors",
     "UserSigExpiredError": "._errors",
@@ -156,6 +164,8 @@ _LAZY: dict[str, str] = {
     "Region": "._regions",
     "RetryPolicy": "._retry",
     "Session": "._session",
+    "SyncSession": "._sync",
+    "SyncPager": "._sync_pager",
     "UserSigSigner": "._usersig",
     "decode_usersig": "._usersig",
 }
@@ -227,6 +237,9 @@ __all__ = [
     "Subscriber",
     "SubscriberLimitError",
     "SubscriptionLimitError",
+    "SyncInAsyncError",
+    "SyncPager",
+    "SyncSession",
     "TextElem",
     "TimOAError",
     "TransportError",
