@@ -114,6 +114,19 @@ def _iterating(member: Callable[P, AsyncPager[T]]) -> Callable[Concatenate[Any, 
     return method
 
 
+def _deriving(member: Callable[P, Session]) -> Callable[Concatenate[Any, P], SyncSession]:
+    """The twin of ``with_options``: a SyncSession sharing this one's pool and loop thread."""
+    name = _name(member)
+
+    def method(self: SyncSession, /, *args: P.args, **kwargs: P.kwargs) -> SyncSession:
+        if args:
+            raise TypeError(f"{name}() takes keyword arguments only")
+        return self._derive(kwargs)
+
+    _describe(method, name)
+    return method
+
+
 def _classmethod(member: Callable[P, Session]) -> classmethod[SyncSession, P, SyncSession]:
     """The twin of a classmethod returning a Session: a SyncSession built the same way."""
     name = _name(member)
@@ -338,12 +351,7 @@ class SyncSession:
         """True once the session is closed."""
         return self._core.closed or self._session().closed
 
-    def with_options(self, **options: Any) -> Self:
-        """Return a session with some options changed that shares this one's pool and thread.
-
-        Takes the options of :meth:`Session.with_options`; limiters and in-flight bounds are
-        shared while their settings are equal.
-        """
+    def _derive(self, options: dict[str, Any]) -> SyncSession:
         session = self._target().with_options(**options)  # bad options raise here
         clone = object.__new__(type(self))
         clone._core = self._core
@@ -359,6 +367,7 @@ class SyncSession:
 
     # --- the twins of Session's members (typed from them) -----------------------------------
 
+    with_options = _deriving(_S.with_options)
     call = _blocking(_S.call)
     create_account = _blocking(_S.create_account)
     destroy_account = _blocking(_S.destroy_account)
