@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import tim_oa
+
+S = TypeVar("S", tim_oa.Session, tim_oa.SyncSession)
 
 
 class ConfigError(Exception):
@@ -34,6 +36,17 @@ class ConfigError(Exception):
 
 def session_from_env(environ: Mapping[str, str] | None = None, **options: Any) -> tim_oa.Session:
     """A session for the app the environment describes; ``options`` go to ``Session``."""
+    return _from_env(tim_oa.Session, environ, options)
+
+
+def sync_session_from_env(
+    environ: Mapping[str, str] | None = None, **options: Any
+) -> tim_oa.SyncSession:
+    """The same for blocking code (a Django sync view, a Celery task): a ``SyncSession``."""
+    return _from_env(tim_oa.SyncSession, environ, options)
+
+
+def _from_env(cls: type[S], environ: Mapping[str, str] | None, options: dict[str, Any]) -> S:
     env = os.environ if environ is None else environ
 
     def setting(name: str) -> str:
@@ -58,7 +71,7 @@ def session_from_env(environ: Mapping[str, str] | None = None, **options: Any) -
             raise ConfigError(f"TIM_OA_REGION: {exc}") from None
     elif not setting("TIM_OA_BASE_URL"):
         raise ConfigError("set TIM_OA_REGION (or TIM_OA_BASE_URL)")
-    return tim_oa.Session(
+    return cls(
         sdkappid,
         setting("TIM_OA_IDENTIFIER") or "administrator",
         usersig,
