@@ -41,7 +41,11 @@ app = Celery("celery_app", broker=BROKER_URL)
 app.conf.task_acks_late = True  # a task a dying child held runs again (the calls are idempotent)
 if BROKER_URL.startswith("filesystem://"):
     folder = os.environ["CELERY_BROKER_FOLDER"]
-    app.conf.broker_transport_options = {"data_folder_in": folder, "data_folder_out": folder}
+    app.conf.broker_transport_options = {
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "control_folder": os.path.join(folder, "control"),
+    }
 
 oa = sync_session_from_env()
 """The process's one session, made before the fork; each pool child opens its own pool."""
