@@ -184,3 +184,16 @@ def test_interpreter_exit_with_an_unclosed_session_does_not_hang(mode: str) -> N
     assert proc.stdout.strip() == "done"
     assert "Traceback" not in proc.stderr, proc.stderr
     assert time.monotonic() - started < 20  # the slow answer (30 s) is not waited for
+
+
+def test_a_session_dropped_without_close_ends_its_thread(emulator: Emulator) -> None:
+    import gc
+
+    oa = emulator.sync_session()
+    oa.create_account(OWNER, "News")
+    runner = oa._core.runner
+    assert runner is not None and runner.thread.is_alive()
+    del oa
+    gc.collect()
+    runner.thread.join(10)
+    assert not runner.thread.is_alive()
