@@ -234,7 +234,9 @@ class SyncSession:
       waits for it, as it awaits it in :class:`Session`); an ``async def`` one runs in the loop
       thread.
 
-    The methods are those of :class:`Session`; see there for what each one does.
+    The methods are those of :class:`Session` (listed below, each linking to its async twin,
+    which says what it does); properties such as ``sdkappid``, ``max_retries`` and
+    ``in_flight_limit`` read the same values.
     """
 
     _session_class: ClassVar[type[Session]] = Session
@@ -368,19 +370,33 @@ class SyncSession:
     # --- the twins of Session's members (typed from them) -----------------------------------
 
     with_options = _deriving(_S.with_options)
+    """A SyncSession with options changed, sharing this pool (:meth:`Session.with_options`)."""
     call = _blocking(_S.call)
+    """Send any command and return the decoded answer (:meth:`Session.call`)."""
     create_account = _blocking(_S.create_account)
+    """Create an account and return its id (:meth:`Session.create_account`)."""
     destroy_account = _blocking(_S.destroy_account)
+    """Destroy an account (:meth:`Session.destroy_account`)."""
     modify_account = _blocking(_S.modify_account)
+    """Change an account's profile (:meth:`Session.modify_account`)."""
     get_accounts = _blocking(_S.get_accounts)
+    """Profiles of any number of accounts, in input order (:meth:`Session.get_accounts`)."""
     subscribed_accounts = _iterating(_S.subscribed_accounts)
+    """A :class:`SyncPager` over a user's accounts (:meth:`Session.subscribed_accounts`)."""
     subscribers = _iterating(_S.subscribers)
+    """A :class:`SyncPager` over an account's subscribers (:meth:`Session.subscribers`)."""
     add_subscribers = _blocking(_S.add_subscribers)
+    """Subscribe any number of users; a :class:`BatchResult` (:meth:`Session.add_subscribers`)."""
     remove_subscribers = _blocking(_S.remove_subscribers)
+    """Unsubscribe users; a :class:`BatchResult` (:meth:`Session.remove_subscribers`)."""
     modify_subscriber = _blocking(_S.modify_subscriber)
+    """Set one subscription's custom string (:meth:`Session.modify_subscriber`)."""
     send_message = _blocking(_S.send_message)
+    """Broadcast a message; a :class:`SentMessage` (:meth:`Session.send_message`)."""
     messages = _iterating(_S.messages)
+    """A :class:`SyncPager` over an account's message history (:meth:`Session.messages`)."""
     recall_messages = _blocking(_S.recall_messages)
+    """Recall any number of messages; a :class:`BatchResult` (:meth:`Session.recall_messages`)."""
 
     sdkappid = _attribute(_S.sdkappid)
     identifier = _attribute(_S.identifier)
