@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
@@ -34,10 +35,13 @@ from ._pagination import AsyncPager
 from ._session import Session
 from ._sync_pager import SyncPager
 
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - exercised on 3.10
+    from typing_extensions import Self
+
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from typing_extensions import Self
 
 P = ParamSpec("P")
 T = TypeVar("T")
