@@ -18,7 +18,7 @@ import httpx
 
 import tim_oa
 
-from . import _rows_bulk, _rows_cpu, _rows_fleet, _rows_import, _rows_pager
+from . import _rows_bulk, _rows_cpu, _rows_fleet, _rows_import, _rows_pager, _rows_sync
 from ._harness import Context, Row, format_table, result_dict, run_rows, select
 from ._server import server_process
 
@@ -31,6 +31,7 @@ def all_rows() -> list[Row]:
     order = [r for r in cpu.values() if r.id.startswith("cpu.")]
     order += _rows_pager.rows() + _rows_bulk.rows() + _rows_import.rows()
     order += [r for r in cpu.values() if r.id.startswith("aiohttp.")]
+    order += _rows_sync.rows()
     order += _rows_fleet.rows()
     order += [r for r in cpu.values() if r.id.startswith("server.")]
     return order

@@ -1,7 +1,9 @@
-"""A Django project in one file: async views that call the Official Account API, and a webhook.
+"""A Django project in one file: views that call the Official Account API, and a webhook.
 
 - ``POST /accounts/<account_id>/subscribers`` (``{"user_ids": [...]}``) subscribes users;
 - ``POST /accounts/<account_id>/messages`` (``{"text": "..."}``) broadcasts a message;
+- ``GET /accounts/<account_id>`` answers the account's profile and first subscribers: a plain
+  (sync) view, calling the API through a ``tim_oa.SyncSession``;
 - ``POST /tim/callback`` receives Tencent's callbacks (set this URL and the token in the Chat
   console): users whose id starts with ``bot_`` are refused as subscribers.
 
@@ -9,7 +11,8 @@ Django offers no startup or shutdown hook to open a session in, so the process o
 first use and keeps it. That is safe under both servers: under ASGI every request runs on the
 server's one event loop; under WSGI (``runserver``) Django runs each async view in an event loop
 of its own, and a session that created its own HTTP client follows the loop it is used on (it
-opens a pool there; a loop's pool closes with that loop).
+opens a pool there; a loop's pool closes with that loop). The sync view shares one
+``SyncSession`` between all threads: its own event-loop thread holds the pool and the limiter.
 
 Run it (``pip install tim-oa "django>=5.0" uvicorn``; the variables are in ``oa_env.py``)::
 
@@ -51,12 +54,12 @@ from django.core.asgi import get_asgi_application
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 import tim_oa
 from tim_oa import webhooks
 
-from oa_env import session_from_env
+from oa_env import session_from_env, sync_session_from_env
 from oa_http import error_answer
 
 _session: tim_oa.Session | None = None
@@ -70,6 +73,18 @@ def get_session() -> tim_oa.Session:
         if _session is None:
             _session = session_from_env()
         return _session
+
+
+_sync_session: tim_oa.SyncSession | None = None
+
+
+def get_sync_session() -> tim_oa.SyncSession:
+    """The process's one SyncSession, for the sync views (any thread may call it)."""
+    global _sync_session
+    with _session_lock:
+        if _sync_session is None:
+            _sync_session = sync_session_from_env()
+        return _sync_session
 
 
 @functools.cache
@@ -134,6 +149,27 @@ async def send_message(request: HttpRequest, account_id: str) -> HttpResponse:
     return JsonResponse({"msg_key": sent.msg_key, "msg_time": sent.msg_time}, status=201)
 
 
+@require_GET
+def account_profile(request: HttpRequest, account_id: str) -> HttpResponse:
+    """A sync view: the account's name and first 20 subscribers, through the SyncSession."""
+    oa = get_sync_session()
+    try:
+        (account,) = oa.get_accounts([account_id])
+        if not account.ok:
+            return JsonResponse({"error": str(account.error)}, status=404)
+        first = oa.subscribers(account_id, page_size=20).collect(limit=20)
+    except tim_oa.TimOAError as exc:
+        status, body = error_answer(exc)
+        return JsonResponse(body, status=status)
+    return JsonResponse(
+        {
+            "name": account.name,
+            "subscriber_num": account.subscriber_num,
+            "subscribers": [s.user_id for s in first],
+        }
+    )
+
+
 @csrf_exempt  # Tencent sends no CSRF token
 @require_POST
 async def tim_callback(request: HttpRequest) -> HttpResponse:
@@ -147,6 +183,7 @@ async def tim_callback(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    path("accounts/<str:account_id>", account_profile),
     path("accounts/<str:account_id>/subscribers", add_subscribers),
     path("accounts/<str:account_id>/messages", send_message),
     path("tim/callback", tim_callback),

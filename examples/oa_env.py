@@ -33,3 +33,10 @@ ConfigError = tim_oa.ValidationError
 def session_from_env(environ: Mapping[str, str] | None = None, **options: Any) -> tim_oa.Session:
     """A session for the app the environment describes; ``options`` go to ``Session``."""
     return tim_oa.Session.from_env(environ=environ, **options)
+
+
+def sync_session_from_env(
+    environ: Mapping[str, str] | None = None, **options: Any
+) -> tim_oa.SyncSession:
+    """The same for blocking code (a Django sync view, a Celery task): a ``SyncSession``."""
+    return tim_oa.SyncSession.from_env(environ=environ, **options)

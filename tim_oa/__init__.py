@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         SessionClosedError,
         SubscriberLimitError,
         SubscriptionLimitError,
+        SyncInAsyncError,
         TimOAError,
         TransportError,
         UserSigExpiredError,
@@ -91,6 +92,12 @@ if TYPE_CHECKING:
     )
     from ._session import (
         Session,
+    )
+    from ._sync import (
+        SyncSession,
+    )
+    from ._sync_pager import (
+        SyncPager,
     )
     from ._usersig import (
         UserSigSigner,
@@ -145,6 +152,7 @@ _LAZY: dict[str, str] = {
     "SessionClosedError": "._errors",
     "SubscriberLimitError": "._errors",
     "SubscriptionLimitError": "._errors",
+    "SyncInAsyncError": "._errors",
     "TimOAError": "._errors",
     "TransportError": "._errors",
     "UserSigExpiredError": "._errors",
@@ -162,6 +170,8 @@ _LAZY: dict[str, str] = {
     "Region": "._regions",
     "RetryPolicy": "._retry",
     "Session": "._session",
+    "SyncSession": "._sync",
+    "SyncPager": "._sync_pager",
     "UserSigSigner": "._usersig",
     "decode_usersig": "._usersig",
     "check_account_id": "._validation",
@@ -236,6 +246,9 @@ __all__ = [
     "Subscriber",
     "SubscriberLimitError",
     "SubscriptionLimitError",
+    "SyncInAsyncError",
+    "SyncPager",
+    "SyncSession",
     "TextElem",
     "TimOAError",
     "TransportError",

@@ -28,6 +28,7 @@ UserSig, a secret key or a request URL (whose query string carries the UserSig):
     ├── MissingResultError                     an id the server's answer left out
     ├── SessionClosedError                     a call on (or a retry after) a closed session
     ├── EventLoopError                         a session used from an event loop it cannot serve
+    │   └── SyncInAsyncError                   a SyncSession called inside a running event loop
     ├── LimiterUnavailableError                a shared limiter's store (Redis) cannot be reached
     └── WebhookError                           a callback that cannot be accepted; carries .reason
 
@@ -264,6 +265,15 @@ class SessionClosedError(TimOAError):
 
 class EventLoopError(TimOAError):
     """The session cannot serve a call from this event loop (see the README, "Event loops")."""
+
+
+class SyncInAsyncError(EventLoopError):
+    """A :class:`SyncSession` was called inside a running event loop.
+
+    A blocking call there would stall every other task of that loop (and, from the session's own
+    loop thread, wait for itself forever), so it is refused before anything runs: use
+    :class:`Session` and ``await`` its methods instead (a notebook cell may ``await`` directly).
+    """
 
 
 class LimiterUnavailableError(TimOAError):

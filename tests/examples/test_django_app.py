@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+import tim_oa
 from tim_oa import webhooks
 from tim_oa.testing import Emulator
 
@@ -109,3 +110,32 @@ async def test_the_webhook_endpoint_refuses_callbacks_it_cannot_authenticate(
         f"/tim/callback?{urlencode(forged)}", body, content_type="application/json"
     )
     assert (answer.status_code, json.loads(answer.content)["reason"]) == (403, "signature")
+
+
+def test_the_sync_view_calls_the_api_through_a_sync_session(
+    served: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test import Client
+
+    monkeypatch.setenv("TIM_OA_WEBHOOK_TOKEN", TOKEN)
+    django_app.get_router.cache_clear()
+    with served.sync_session() as oa:
+        oa.create_account("ann", "News", account_id="@TOA#_news")
+        oa.add_subscribers("@TOA#_news", ["ann", "bob"])
+    try:
+        client = Client()
+        answer = client.get(url("@TOA#_news", "")[:-1])
+        assert answer.status_code == 200
+        assert json.loads(answer.content) == {
+            "name": "News",
+            "subscriber_num": 2,
+            "subscribers": ["ann", "bob"],
+        }
+        assert client.get(url("@TOA#_gone", "")[:-1]).status_code == 404
+        assert client.post(url("@TOA#_news", "")[:-1]).status_code == 405
+        assert isinstance(django_app._sync_session, tim_oa.SyncSession)
+    finally:
+        if django_app._sync_session is not None:
+            django_app._sync_session.close()
+        django_app._sync_session = None
+        django_app.get_router.cache_clear()

@@ -15,3 +15,14 @@ async def main() -> None:
         await derived.send_mesage("@TOA#_news", "hi")  # error: no such method
         report = await oa.remove_subscribers("@TOA#_news", ["107867"])
         print(report.succeded)  # error: no such attribute
+
+
+def sync_main() -> None:
+    with tim_oa.SyncSession(1400000000, "administrator", "sig", base_url="http://x") as oa:
+        oa.create_account("107867")  # error: missing argument
+        oa.add_subscribers("@TOA#_news", ["107867"], concurency=4)  # error: keyword
+        name: int = oa.create_account("107867", "News")  # error: a str, not an int
+        print(name)
+        for page in oa.subscribers("@TOA#_news"):
+            print(page.next_cursor)  # error: items are Subscriber, not Page
+    tim_oa.SyncSession(sdkappid="1400000000", identifier="a", usersig="s")  # error: sdkappid

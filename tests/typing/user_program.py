@@ -82,3 +82,46 @@ async def main() -> None:
         assert_type(exc.result, tim_oa.BatchResult)
     except tim_oa.ValidationError as exc:
         assert_type(exc.field, str | None)
+
+
+def sync_main() -> None:
+    """The same program with tim_oa.SyncSession: values, not coroutines."""
+    with tim_oa.SyncSession(
+        sdkappid=1400000000,
+        identifier="administrator",
+        usersig="sig",
+        base_url="http://127.0.0.1:8080",
+        max_retries=2,
+    ) as oa:
+        assert_type(oa, tim_oa.SyncSession)
+        quick = oa.with_options(max_retries=0)
+        assert_type(quick, tim_oa.SyncSession)
+        assert_type(oa.closed, bool)
+        assert_type(oa.sdkappid, int)
+        assert_type(oa.max_concurrency, int)
+
+        account_id = oa.create_account("107867", "News", account_id="@TOA#_news")
+        assert_type(account_id, str)
+        accounts = oa.get_accounts([account_id], fields=["name"])
+        assert_type(accounts, list[tim_oa.OfficialAccount])
+
+        pager = oa.subscribers(account_id, page_size=50)
+        assert_type(pager, tim_oa.SyncPager[tim_oa.Subscriber])
+        for sub in pager:
+            assert_type(sub, tim_oa.Subscriber)
+        for page in oa.subscribed_accounts("107867").pages():
+            assert_type(page, tim_oa.Page[tim_oa.SubscribedAccount])
+        history = oa.messages(account_id).collect(limit=10)
+        assert_type(history, list[tim_oa.Message])
+
+        def progress(done: tim_oa.BatchProgress) -> None:
+            print(done.done, done.total)
+
+        report = oa.add_subscribers(account_id, ["107867"], on_progress=progress)
+        assert_type(report, tim_oa.BatchResult)
+        sent = oa.send_message(account_id, "Morning edition is out", online_only=True)
+        assert_type(sent, tim_oa.SentMessage)
+        assert_type(oa.modify_subscriber(account_id, "107867", "vip"), None)
+        raw = oa.call("get_official_account_info", {"OfficialAccountIdList": []})
+        assert_type(raw, dict[str, Any])
+    oa.close()

@@ -27,7 +27,7 @@ from ._webhooks import DEFAULT_TIMEOUT as WEBHOOK_TIMEOUT
 from ._webhooks import ASGIApp, WebhookRecord, WebhookSender
 
 if TYPE_CHECKING:
-    from tim_oa import Session
+    from tim_oa import Session, SyncSession
 
 DEFAULT_SDKAPPID: Final = 1400000000
 DEFAULT_SECRET_KEY: Final = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
@@ -230,6 +230,22 @@ class Emulator:
         """
         import tim_oa  # lazy: the emulator shares no code path with the client otherwise
 
+        return tim_oa.Session(**self._session_settings(options))
+
+    def sync_session(self, **options: Any) -> SyncSession:
+        """A ``tim_oa.SyncSession`` bound to this emulator in-process, as :meth:`session` is.
+
+        Its loop thread runs the emulator's in-process transport, so blocking code (a Django
+        view, a Celery task, a script) can be tested without a socket. Takes the same keywords
+        as :meth:`session`.
+        """
+        import tim_oa
+
+        return tim_oa.SyncSession(**self._session_settings(options))
+
+    def _session_settings(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        import tim_oa
+
         settings: dict[str, Any] = {
             "sdkappid": self.sdkappid,
             "identifier": self.admins[0],
@@ -244,7 +260,7 @@ class Emulator:
             settings["transport"] = self.transport()
         if "clock" not in settings and isinstance(self.clock, ManualClock):
             settings["clock"] = self.clock_for_session()
-        return tim_oa.Session(**settings)
+        return settings
 
     # -- direct access for tests --
 
