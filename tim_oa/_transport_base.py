@@ -7,9 +7,10 @@ backend keeps the same promises, which the session's retry rules rely on:
 
 - ``timeout`` bounds the whole attempt (connect, send, and reading the entire body), not each
   socket read; an attempt out of time raises ``TransportError(is_timeout=True)``.
-- The wait for a free pooled connection is not part of the attempt: it is bounded on its own by
-  the timeout's ``pool`` phase (seconds given as a number: that number), and running out of it
-  raises ``TransportError(is_timeout=True, request_sent=False)``: nothing left the client.
+- The wait for a free connection of our own pool is not part of the attempt: it is bounded on
+  its own by the timeout's ``pool`` phase (seconds given as a number: that number), and running
+  out of it raises ``TransportError(is_timeout=True, request_sent=False)``: nothing left the
+  client. (A caller's ``http_client`` keeps its own pool, whose wait its own timeouts bound.)
 - The body is streamed and decoded here, and reading stops at ``max_response_bytes`` decoded bytes
   (``_transport_body``).
 - Redirects are never followed: a 3xx comes back as it is and ``decode_response`` raises.
