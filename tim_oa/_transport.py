@@ -115,7 +115,7 @@ class HttpTransport(TransportBase):
         http_timeout = resolve_timeout(timeout)
         if client is None and http_timeout is None:
             http_timeout = DEFAULT_TIMEOUT
-        own_timeout = None if client is None else resolve_timeout(client.timeout)
+        own_timeout = None if client is None else _as_httpx_timeout(client.timeout)
         attempt = http_timeout or own_timeout or DEFAULT_TIMEOUT
         self._setup(
             base_url,
@@ -186,7 +186,7 @@ class HttpTransport(TransportBase):
     # --- the I/O hooks of TransportBase ------------------------------------------------------
 
     def _open_client(self) -> None:
-        self._client = self._new_client(resolve_timeout(self._client.timeout) or DEFAULT_TIMEOUT)
+        self._client = self._new_client(_as_httpx_timeout(self._client.timeout))
         self._route = self._route_of(self._client)
 
     def _client_closer(self) -> Any:
@@ -305,10 +305,17 @@ def _stack_of(obj: object) -> str | None:
     return None
 
 
+def _as_httpx_timeout(timeout: Any) -> httpx.Timeout:
+    """A client's ``httpx.Timeout`` as it is, or an ``httpx2.Timeout`` as the same phases."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(**timeout.as_dict())
+
+
 def client_timeout(client: object) -> httpx.Timeout | None:
     """The timeout of a caller's httpx or httpx2 client (``None`` for anything else)."""
     if isinstance(client, httpx.AsyncClient) or _stack_of(client) == "httpx2":
-        return resolve_timeout(client.timeout)  # type: ignore[attr-defined]
+        return _as_httpx_timeout(client.timeout)  # type: ignore[attr-defined]
     return None
 
 
