@@ -49,7 +49,7 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
             rate limiting); default: the event loop's clock. For tests on virtual time.
         max_response_bytes: The largest answer read, in decoded bytes (default 8 MiB).
         user_agent: The ``User-Agent`` header (default ``tim-oa/<version> python/<x.y.z>
-            httpx/<version>``).
+            httpx/<version>``, with the backend's own name and version).
         allow_insecure_http: Allow plain ``http://`` to a Tencent host (it carries the UserSig
             in clear text).
         backend: The HTTP stack of the session's own client: ``"httpx"`` (default),
