@@ -18,6 +18,22 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(python=[p for p in PYTHONS if p != "3.10"])
+def tests_httpx2(session: nox.Session) -> None:
+    """The transport, reliability and emulator tests with httpx2 as the HTTP stack."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "tests/test_transport.py",
+        "tests/reliability",
+        "tests/emulator",
+        "--ignore=tests/reliability/test_bulk_faults.py",
+        "--ignore=tests/reliability/test_cli_failed_ids.py",
+        *session.posargs,
+        env={"TIM_OA_TEST_BACKEND": "httpx2"},
+    )
+
+
 @nox.session(python="3.11")
 def tests_lowest(session: nox.Session) -> None:
     """Run the suite against the lower bounds stated in pyproject.toml."""

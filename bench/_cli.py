@@ -32,6 +32,7 @@ def all_rows() -> list[Row]:
     order += _rows_pager.rows() + _rows_bulk.rows() + _rows_import.rows()
     order += [r for r in cpu.values() if r.id.startswith("aiohttp.")]
     order += _rows_sync.rows()
+    order += [r for r in cpu.values() if r.id.startswith(("aiohttp.", "httpx2."))]
     order += _rows_fleet.rows()
     order += [r for r in cpu.values() if r.id.startswith("server.")]
     return order

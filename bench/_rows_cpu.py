@@ -1,4 +1,4 @@
-"""Rows: client CPU per call against the bare code, the server's own cost, and aiohttp.
+"""Rows: client CPU per call against the bare code, the server's own cost, aiohttp and httpx2.
 
 Every measurement here runs against the bench server with no latency and no rate limit, in a
 fresh event loop with a fresh client, and reports this process's CPU time per call. The session
@@ -119,6 +119,26 @@ def _aiohttp_backend_missing(ctx: Context) -> str | None:
     return cached or None
 
 
+def _httpx2_backend_missing(ctx: Context) -> str | None:
+    try:
+        import httpx2  # noqa: F401
+    except ImportError:
+        return "n/a: httpx2 is not installed (Python 3.11+)"
+    cached = ctx.cache.get("httpx2_backend")
+    if cached is None:
+
+        async def probe() -> str:
+            try:
+                oa = C.session(ctx.server.base_url, backend="httpx2")
+            except Exception as exc:
+                return f"n/a: backend not available ({type(exc).__name__}: {exc})"
+            await oa.aclose()
+            return ""
+
+        cached = ctx.cache["httpx2_backend"] = asyncio.run(probe())
+    return cached or None
+
+
 def _uvicorn_missing(ctx: Context) -> str | None:
     try:
         import httptools  # noqa: F401
@@ -214,6 +234,14 @@ LIB_AIOHTTP = {
     for n in (10, 50)
 }
 
+LIB_HTTPX2_10 = _cpu_measurement(
+    "lib_httpx2.call.10",
+    _lib(backend="httpx2"),
+    lambda oa: oa.call("get_official_account_info", CALL_BODY),
+    10,
+    requires=_httpx2_backend_missing,
+)
+
 
 def _uvicorn_server(ctx: Context) -> Metrics:
     """Bare httpx at 10 in flight against the uvicorn implementation of the server."""
@@ -268,6 +296,18 @@ def _capacity(medians: list[Series]) -> Outcome:
         f"{server:.0f} µs/request (~{1e6 / server:,.0f}/s) vs cheapest client {cheapest:.0f} µs",
         ratio,
         ratio <= 0.5,
+    )
+
+
+def _stacks(medians: list[Series]) -> Outcome:
+    httpx2, httpx, aiohttp = medians
+    ratio = paired_ratio(httpx2, httpx, "cpu_us")
+    return Outcome(
+        f"httpx2 {httpx2['cpu_us']:.0f} vs httpx {httpx['cpu_us']:.0f} vs aiohttp "
+        f"{aiohttp['cpu_us']:.0f} µs/call (aiohttp {paired_ratio(aiohttp, httpx, 'cpu_us'):.2f}x)",
+        ratio,
+        ratio <= 1.15,
+        _server_note(medians),
     )
 
 
@@ -340,6 +380,15 @@ def rows() -> list[Row]:
                 cpu_ratio(2.0),
             )
         )
+    out.append(
+        Row(
+            "httpx2.session.10",
+            'Session(backend="httpx2") vs "httpx" (and "aiohttp") call() CPU, 10 in flight',
+            "≤ 1.15x",
+            [LIB_HTTPX2_10, LIB_CALL[10], LIB_AIOHTTP[10]],
+            _stacks,
+        )
+    )
     out.append(
         Row(
             "server.capacity",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,8 +21,11 @@ pytestmark = pytest.mark.loopback
 
 SDKAPPID = 1400000000
 KEY = "backend-secret-key"
+HAVE_HTTPX2 = sys.version_info >= (3, 11) and importlib.util.find_spec("httpx2") is not None
+needs_httpx2 = pytest.mark.skipif(not HAVE_HTTPX2, reason="httpx2 not installed (Python 3.11+)")
 BACKENDS = [
     "httpx",
+    pytest.param("httpx2", marks=needs_httpx2),
     pytest.param(
         "aiohttp",
         marks=pytest.mark.skipif(
@@ -95,3 +100,66 @@ def test_a_module_level_session_under_two_asyncio_runs(base_url: str, backend: s
     assert asyncio.run(count()) == 2
     assert asyncio.run(count()) == 2  # a fresh pool for the second loop
     asyncio.run(oa.aclose())
+
+
+# --- httpx2 objects of the caller's ----------------------------------------------------------
+
+
+@needs_httpx2
+async def test_a_callers_httpx2_client_is_used_as_is(base_url: str, emulator: Emulator) -> None:
+    import httpx2
+
+    seen: list[str] = []
+
+    async def hook(request: Any) -> None:
+        seen.append(request.url.path)
+
+    async with httpx2.AsyncClient(timeout=7, event_hooks={"request": [hook]}) as client:
+        async with session(base_url, "httpx", http_client=client) as oa:
+            assert oa._shared.transport.backend == "httpx2"  # the client brings its stack
+            assert oa._usersig_timeout == 7  # its own timeout bounds the provider too
+            account_id = await oa.create_account("owner", "Theirs")
+            await oa.destroy_account(account_id)
+        assert not client.is_closed  # a caller's client is never closed
+    assert seen and all(path.endswith("_official_account") for path in seen)
+
+
+@needs_httpx2
+async def test_httpx2_transports_and_timeouts_are_taken(emulator: Emulator) -> None:
+    import httpx2
+
+    oa = emulator.session(
+        backend="httpx2",
+        transport=emulator.transport("httpx2"),
+        timeout=httpx2.Timeout(3, pool=1),
+        rate_limit=None,
+        send_rate=None,
+    )
+    async with oa:
+        assert oa._shared.transport.backend == "httpx2"
+        account_id = await oa.create_account("owner", "In process")
+        [info] = await oa.get_accounts([account_id])
+        assert info.name == "In process"
+    with pytest.raises(tim_oa.ValidationError) as info:
+        tim_oa.Session(1, "admin", "sig", base_url="https://x.test", http_client=object())  # type: ignore[arg-type]
+    assert info.value.field == "http_client"
+    with pytest.raises(tim_oa.ValidationError) as info:
+        tim_oa.Session(
+            1,
+            "admin",
+            "sig",
+            base_url="https://x.test",
+            backend="aiohttp",
+            http_client=httpx2.AsyncClient(),
+        )
+    assert info.value.field == "http_client"
+    with pytest.raises(tim_oa.ValidationError) as info:
+        tim_oa.Session(1, "admin", "sig", base_url="https://x.test", timeout=httpx2.Timeout(-1))
+    assert info.value.field == "timeout"
+
+
+def test_httpx2_missing_is_a_clear_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "httpx2", None)  # import httpx2 -> ImportError
+    with pytest.raises(tim_oa.ValidationError, match=r"tim-oa\[httpx2\]") as info:
+        tim_oa.Session(1, "admin", "sig", base_url="https://x.test", backend="httpx2")
+    assert info.value.field == "backend"

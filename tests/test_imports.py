@@ -6,7 +6,17 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("asyncio", "attr", "cattrs", "redis", "aiohttp", "tim_oa._elements", "tim_oa._models")
+HEAVY = (
+    "asyncio",
+    "attr",
+    "cattrs",
+    "redis",
+    "aiohttp",
+    "httpx2",
+    "httpcore2",
+    "tim_oa._elements",
+    "tim_oa._models",
+)
 
 
 def loaded_after(code: str) -> set[str]:
@@ -28,3 +38,14 @@ def test_names_still_load_on_first_use() -> None:
         "import tim_oa\ntim_oa.TextElem\nfrom tim_oa.limiters import RedisLimiter"
     )
     assert {"tim_oa._elements", "tim_oa._redis_limiter"} <= modules
+
+
+def test_a_session_on_the_default_stack_never_imports_httpx2() -> None:
+    modules = loaded_after(
+        "import tim_oa\n"
+        "oa = tim_oa.Session(1, 'admin', 'sig', base_url='https://api.test')\n"
+        "from tim_oa.testing import Emulator\n"
+        "Emulator().session()"
+    )
+    assert "tim_oa._transport" in modules
+    assert "httpx2" not in modules and "httpcore2" not in modules

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import subprocess
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -136,32 +138,34 @@ def _with_locals(exc: BaseException) -> str:
 
 
 def _transport_failures(backend: str) -> dict[str, Callable[[hs.Server], Any]]:
-    def echo_url(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
-
-    def echo_url_later(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadError(f"lost {request.url!r} halfway", request=request)
-
     failures: dict[str, Callable[[hs.Server], Any]] = {
         "timeout": lambda srv: make_transport(backend, srv.url + "/stall", timeout=0.2),
         "reset": lambda srv: make_transport(backend, srv.url + "/reset"),
         "too large": lambda srv: make_transport(backend, srv.url, max_response_bytes=10),
         "refused": lambda srv: make_transport(backend, "http://127.0.0.1:9"),
     }
-    if backend == "httpx":
+    if backend in ("httpx", "httpx2"):
+        lib: Any = httpx if backend == "httpx" else importlib.import_module("httpx2")
+
+        def echo(request: Any) -> Any:
+            raise lib.ConnectError(f"cannot reach {request.url}", request=request)
+
+        def echo_later(request: Any) -> Any:
+            raise lib.ReadError(f"lost {request.url!r} halfway", request=request)
+
         failures["error text echoes the URL"] = lambda srv: make_transport(
-            backend, srv.url, transport=httpx.MockTransport(echo_url)
+            backend, srv.url, transport=lib.MockTransport(echo)
         )
         failures["read error echoes the URL"] = lambda srv: make_transport(
-            backend, srv.url, transport=httpx.MockTransport(echo_url_later)
+            backend, srv.url, transport=lib.MockTransport(echo_later)
         )
     return failures
 
 
 BACKEND_FAILURES = [
     (backend, kind)
-    for backend in ("httpx", "aiohttp")
-    if backend != "aiohttp" or importlib.util.find_spec("aiohttp") is not None
+    for backend in ("httpx", "httpx2", "aiohttp")
+    if backend == "httpx" or importlib.util.find_spec(backend) is not None
     for kind in _transport_failures(backend)
 ]
 
@@ -195,3 +199,67 @@ async def test_transport_errors_keep_no_signed_url(
         assert secret not in logs
     if "echoes" in kind:
         assert "usersig=<redacted>" in str(err)
+
+
+# --- the log filter: installed by a transport, covering every stack ---------------------------
+
+
+def test_importing_tim_oa_installs_no_log_filter() -> None:
+    probe = (
+        "import logging, tim_oa, tim_oa._transport\n"
+        "names = ('httpx', 'httpcore', 'httpcore.http11')\n"
+        "before = [bool(logging.getLogger(n).filters) for n in names]\n"
+        "tim_oa.Session(1, 'admin', 'sig', base_url='https://api.test')\n"
+        "after = [bool(logging.getLogger(n).filters) for n in names]\n"
+        "print(before, after)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["[False,", "False,", "False]", "[True,", "True,", "True]"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("httpx2") is None, reason="httpx2 not installed")
+@pytest.mark.loopback
+def test_httpx2_debug_run_over_a_socket_shows_no_usersig() -> None:
+    # httpx2 logs each request's URL at INFO, httpcore2's children (http11, connection) their
+    # steps at DEBUG; the emulator on loopback answers, so every one of them runs.
+    from tim_oa.testing import Emulator, serve
+
+    probe = (
+        "import asyncio, logging, sys, tim_oa\n"
+        "from tim_oa.testing import Emulator, serve\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout,\n"
+        "                    format='%(name)s %(message)s')\n"
+        "emulator = Emulator()\n"
+        "issued = []\n"
+        "class Signer(tim_oa.UserSigSigner):\n"
+        "    def generate(self, identifier, **kw):\n"
+        "        issued.append(super().generate(identifier, **kw))\n"
+        "        return issued[-1]\n"
+        "signer = Signer(emulator.sdkappid, emulator._secret_key)\n"
+        "async def main():\n"
+        "    with serve(emulator) as url:\n"
+        "        async with tim_oa.Session(emulator.sdkappid, 'administrator', signer,\n"
+        "                base_url=url, backend='httpx2', allow_insecure_http=True) as oa:\n"
+        "            account = await oa.create_account('administrator', 'debug run')\n"
+        "        import httpx2\n"
+        "        async with httpx2.AsyncClient() as client, tim_oa.Session(\n"
+        "                emulator.sdkappid, 'administrator', signer, base_url=url,\n"
+        "                http_client=client, allow_insecure_http=True) as oa:\n"
+        "            await oa.destroy_account(account)\n"
+        "asyncio.run(main())\n"
+        "print('USERSIGS', *issued)\n"
+    )
+    assert Emulator and serve  # the probe's imports exist here too
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    log = out.strip().splitlines()
+    [usersigs] = [line.split()[1:] for line in log if line.startswith("USERSIGS ")]
+    assert usersigs
+    names = {line.split(" ", 1)[0] for line in log}
+    assert {"httpx2", "httpcore2.http11", "httpcore2.connection"} <= names, names
+    assert "usersig=<redacted>" in out
+    text = "\n".join(line for line in log if not line.startswith("USERSIGS "))
+    assert not [sig for sig in usersigs if sig in text or sig[-24:] in text]

@@ -23,7 +23,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -44,8 +44,8 @@ from ._ratelimit import Slots
 from ._regions import Region
 from ._registry import COMMANDS, Command, is_safe_to_repeat, lookup, pace_account
 from ._retry import RetryPolicy, may_have_taken_effect
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AnyTransport, make_transport
-from ._transport_common import resolve_timeout
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, client_timeout, make_transport
+from ._transport_base import TransportBase, resolve_timeout
 from ._usersig import UserSigProvider, as_usersig_source
 from ._validation import (
     check_count,
@@ -56,6 +56,9 @@ from ._validation import (
 )
 from ._wire import decode_response, encode_body, new_random, signed_query
 from .limiters import Limiter, LocalLimiter
+
+if TYPE_CHECKING:
+    import httpx2
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -85,7 +88,7 @@ USERSIG_TIMEOUT = 10.0
 class _Shared:
     """State shared by a session and every session derived from it with ``with_options``."""
 
-    def __init__(self, transport: AnyTransport) -> None:
+    def __init__(self, transport: TransportBase) -> None:
         self.transport = transport
         self.closed = False
         self.local_limiters: dict[tuple[float | None, float | None], LocalLimiter] = {}
@@ -111,9 +114,9 @@ class BaseSession:
         *,
         base_url: str | None = None,
         use_backup_domain: bool = False,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | httpx2.Timeout | None = None,
         max_retries: int = 3,
         retry_deadline: float | None = 60.0,
         retry: RetryPolicy | None = None,
@@ -144,7 +147,7 @@ class BaseSession:
         # A caller's client keeps its own timeout unless timeout= is given (the transport is
         # told None); the usersig provider is then bounded by that client's timeout.
         # (http_client=, transport=, backend= and user_agent= are checked by make_transport.)
-        own_timeout = http_client.timeout if isinstance(http_client, httpx.AsyncClient) else None
+        own_timeout = client_timeout(http_client)
         self._default_attempt = timeout_seconds(own_timeout, USERSIG_TIMEOUT)
         check_limiter_options(limiter, rate_limit, send_rate)
         given_policy = retry is not None

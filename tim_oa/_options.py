@@ -16,8 +16,8 @@ from ._clock import DEFAULT_CLOCK, Clock
 from ._errors import ValidationError
 from ._regions import Region
 from ._retry import RetryPolicy
-from ._transport_common import attempt_seconds
-from ._transport_common import check_base_url as check_base_url_shape
+from ._transport_base import attempt_seconds
+from ._transport_base import check_base_url as check_base_url_shape
 from ._validation import check_bool, check_count, check_region, check_seconds
 from ._validation import check_clock as check_clock_object
 from .limiters import Limiter
@@ -121,7 +121,7 @@ def check_limiter(limiter: object) -> Limiter | None:
 def timeout_seconds(timeout: httpx.Timeout | None, default: float) -> float:
     """One number of seconds for a timeout setting: its bound on a whole attempt, else ``default``.
 
-    The transport's rule (:func:`~tim_oa._transport_common.attempt_seconds`), so a usersig
+    The transport's rule (:func:`~tim_oa._transport_base.attempt_seconds`), so a usersig
     provider is bounded the way a request is.
     """
     seconds = attempt_seconds(timeout) if timeout is not None else None

@@ -35,10 +35,13 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
         base_url: Scheme and host to send requests to, instead of a region. Plain ``http://`` to
             a Tencent host (``*.qq.com``, ``*.qcloud.com``, ``*.my-imcloud.com``) is refused.
         use_backup_domain: Use the region's backup domain.
-        http_client: Your own ``httpx.AsyncClient``; used as is and never closed by the session.
-            Its own timeout stands unless ``timeout=`` is also given.
-        transport: An ``httpx.AsyncBaseTransport`` for the session's own client (tests).
-        timeout: Seconds, or an ``httpx.Timeout``, for one attempt; default 10 s (connect 5 s).
+        http_client: Your own ``httpx.AsyncClient`` or ``httpx2.AsyncClient``; used as is and
+            never closed by the session. Its own timeout stands unless ``timeout=`` is also given.
+        transport: An ``httpx.AsyncBaseTransport`` (or an httpx2 one) for the session's own
+            client (tests).
+        timeout: Seconds, or an ``httpx.Timeout`` (or ``httpx2.Timeout``), for one attempt;
+            default 10 s (connect 5 s). The wait for a free pooled connection is bounded apart,
+            by its ``pool`` phase (seconds: the same number).
         max_retries: Retries after the first attempt (default 3); 0 disables retrying. A
             shortcut for ``retry.max_retries``.
         retry_deadline: No retry starts this many seconds after the first attempt (default 60;
@@ -60,11 +63,13 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
             rate limiting); default: the event loop's clock. For tests on virtual time.
         max_response_bytes: The largest answer read, in decoded bytes (default 8 MiB).
         user_agent: The ``User-Agent`` header (default ``tim-oa/<version> python/<x.y.z>
-            httpx/<version>``).
+            httpx/<version>``, with the backend's own name and version).
         allow_insecure_http: Allow plain ``http://`` to a Tencent host (it carries the UserSig
             in clear text).
-        backend: The HTTP stack: ``"httpx"`` (default) or ``"aiohttp"`` (asyncio only, with the
-            extra ``tim-oa[aiohttp]``); ``http_client=`` and ``transport=`` are httpx's.
+        backend: The HTTP stack of the session's own client: ``"httpx"`` (default),
+            ``"httpx2"`` (extra ``tim-oa[httpx2]``, Python 3.11+) or ``"aiohttp"`` (extra
+            ``tim-oa[aiohttp]``, asyncio only). An httpx2 ``http_client`` or ``transport``
+            selects ``"httpx2"`` by itself.
 
     Use it as ``async with Session(...) as oa:`` or call :meth:`aclose`; a call on a closed
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session

@@ -1,71 +1,65 @@
-"""The HTTP layer: post one signed request, hand back a :class:`RawResponse` or raise.
+"""The httpx and httpx2 backends, and :func:`make_transport`, which picks a backend.
 
-:class:`HttpTransport` is the httpx backend (the default); ``_transport_aiohttp`` holds the aiohttp
-twin with the same API, and :func:`make_transport` picks one. Every backend keeps the same
-promises, which the session's retry rules rely on:
-
-- ``timeout`` bounds the whole attempt (connect, send, and reading the entire body), not each
-  socket read; an attempt out of time raises ``TransportError(is_timeout=True)``.
-- The body is streamed and decoded here, and reading stops at ``max_response_bytes`` decoded bytes
-  (``_transport_body``).
-- Redirects are never followed: a 3xx comes back as it is and ``decode_response`` raises.
-- No raised exception keeps the signed URL: nothing is chained (``__context__`` is ``None``), the
-  message is redacted, and the frames an exception leaves through hold no URL or query.
-- A session used from a second event loop gets a fresh client of its own, or ``EventLoopError``
-  for a caller's client (connections belong to the loop that opened them).
+:class:`HttpTransport` posts over an ``httpx.AsyncClient`` (the default backend);
+:class:`Httpx2Transport` is the same code over Pydantic's ``httpx2`` (same API, other package,
+Python 3.11+; imported only when asked for). ``_transport_aiohttp`` holds the aiohttp backend.
+What they promise, and the attempt they share, is in ``_transport_base``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import httpx
 
-from ._clock import loop_key
-from ._errors import EventLoopError, SessionClosedError, TimOAError, ValidationError
-from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
-from ._transport_common import (
+from ._errors import ValidationError
+from ._transport_base import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
-    FOREIGN_LOOP_ADVICE,
     BodyFailure,
+    ExceptionMap,
     TransportBase,
-    attempt_seconds,
-    body_error,
-    check_options,
-    close_at_loop_end,
     default_user_agent,
     finish_response,
-    install_log_redaction,
     resolve_timeout,
-    timeout_error,
-    transport_error,
 )
+from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
 from ._wire import RawResponse
 
 if TYPE_CHECKING:
-    from ._transport_aiohttp import AiohttpTransport
+    import httpx2
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
-    "AnyTransport",
     "HttpTransport",
+    "Httpx2Transport",
     "RawResponse",
+    "TransportBase",
+    "client_timeout",
     "make_transport",
 ]
 
-Backend = Literal["httpx", "aiohttp"]
-
-AnyTransport: TypeAlias = "HttpTransport | AiohttpTransport"
-"""What :func:`make_transport` returns: one of the backends, all with the same API."""
+Backend = Literal["httpx", "httpx2", "aiohttp"]
+BACKENDS: tuple[Backend, ...] = ("httpx", "httpx2", "aiohttp")
 
 
-# --- the httpx backend -------------------------------------------------------------------------
-
-_CONNECT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+def exception_map(lib: Any) -> ExceptionMap:
+    """The exception map of httpx or httpx2 (``lib``), which share their exception tree."""
+    return (
+        # A failed connect, or no connection from the pool in time: the request never left.
+        (lib.ConnectTimeout, False, True),
+        (lib.PoolTimeout, False, True),
+        (lib.ConnectError, False, False),
+        (lib.UnsupportedProtocol, False, False),
+        (lib.InvalidURL, False, False),
+        # Past the connect, an error leaves the outcome unknown.
+        (lib.TimeoutException, True, True),
+        (lib.HTTPError, True, False),
+    )
 
 
 class HttpTransport(TransportBase):
@@ -92,7 +86,9 @@ class HttpTransport(TransportBase):
     ``client.send()``. A caller's client always goes through ``client.send()``, hooks and all.
     """
 
-    backend: Backend = "httpx"
+    backend = "httpx"
+    EXC_MAP = exception_map(httpx)
+    _lib: ModuleType = httpx
 
     def __init__(
         self,
@@ -105,55 +101,54 @@ class HttpTransport(TransportBase):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str | None = None,
     ) -> None:
-        install_log_redaction()  # loggers created since import (see its docstring)
-        self.base_url = check_options(base_url, max_connections, max_response_bytes, user_agent)
-        if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise ValidationError("http_client must be an httpx.AsyncClient", field="http_client")
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        lib = self._lib
+        if client is not None and not isinstance(client, lib.AsyncClient):
             raise ValidationError(
-                "transport must be an httpx.AsyncBaseTransport", field="transport"
+                f"http_client must be an {lib.__name__}.AsyncClient", field="http_client"
+            )
+        if transport is not None and not isinstance(transport, lib.AsyncBaseTransport):
+            raise ValidationError(
+                f"transport must be an {lib.__name__}.AsyncBaseTransport", field="transport"
             )
         if client is not None and transport is not None:
             raise ValidationError("give http_client= or transport=, not both", field="transport")
         http_timeout = resolve_timeout(timeout)
-        self.owns_client = client is None
-        self.max_response_bytes = max_response_bytes
+        if client is None and http_timeout is None:
+            http_timeout = DEFAULT_TIMEOUT
+        own_timeout = None if client is None else _as_httpx_timeout(client.timeout)
+        attempt = http_timeout or own_timeout or DEFAULT_TIMEOUT
+        self._setup(
+            base_url,
+            owns_client=client is None,
+            owns_pool=client is None and transport is None,
+            timeout=http_timeout,
+            attempt_timeout=attempt,
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            user_agent=user_agent,
+        )
         self._transport = transport
-        self._max_connections = max_connections
         headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if client is None:
-            if http_timeout is None:
-                http_timeout = DEFAULT_TIMEOUT
-            self._user_agent = user_agent or default_user_agent()
+            self._user_agent = user_agent or default_user_agent(lib.__name__, lib.__version__)
             headers = {"User-Agent": self._user_agent, "Accept": "*/*", **headers}
+            assert http_timeout is not None
             client = self._new_client(http_timeout)
         else:
             if user_agent is not None:
                 headers["User-Agent"] = user_agent
             self._user_agent = user_agent or client.headers.get("user-agent", "")
-        self._headers = httpx.Headers(headers)
+        self._headers = lib.Headers(headers)
         self._client = client
         self._route = self._route_of(client)
-        # The per-attempt timeout given to httpx (None: the client's own) and the attempt bound.
-        self._timeout = http_timeout
-        self._seconds = attempt_seconds(http_timeout or client.timeout)
-        self._extensions = {"timeout": (http_timeout or client.timeout).as_dict()}
-        self._loop: object = None
-        self._keeper: AsyncGenerator[None, None] | None = None
-        self._closed = False
-        # The last per-call ``timeout`` and what it resolved to (the session passes the same one).
-        self._last_timeout: object = None
-        self._last_resolved: tuple[httpx.Timeout | None, float | None, dict[str, Any]] = (
-            None,
-            None,
-            {},
-        )
+        self._has_client = True
 
-    def _new_client(self, timeout: httpx.Timeout) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+    def _new_client(self, timeout: httpx.Timeout) -> Any:
+        lib = self._lib
+        return lib.AsyncClient(
             transport=self._transport,
-            timeout=timeout,
-            limits=httpx.Limits(
+            timeout=lib.Timeout(**timeout.as_dict()),
+            limits=lib.Limits(
                 max_connections=self._max_connections,
                 max_keepalive_connections=self._max_connections,
             ),
@@ -165,112 +160,69 @@ class HttpTransport(TransportBase):
             trust_env=True,
         )
 
-    def _route_of(self, client: httpx.AsyncClient) -> httpx.AsyncBaseTransport | None:
+    def _route_of(self, client: Any) -> Any:
         """The pool (or proxy) our own client would send ``base_url`` requests through.
 
         httpx has no public name for it; without ``_transport_for_url`` (a later httpx) requests
-        simply go through ``client.send()``.
+        simply go through ``client.send()`` (``tests/test_transport.py`` fails if it is gone).
         """
         pick = getattr(client, "_transport_for_url", None)
         if not self.owns_client or pick is None:
             return None
-        route = pick(httpx.URL(self.base_url))
-        return route if isinstance(route, httpx.AsyncBaseTransport) else None
+        route = pick(self._lib.URL(self.base_url))
+        return route if isinstance(route, self._lib.AsyncBaseTransport) else None
 
     @property
     def client(self) -> httpx.AsyncClient:
         """The client requests go through (ours for the current loop, or the caller's)."""
-        return self._client
+        client: httpx.AsyncClient = self._client
+        return client
 
     @property
     def user_agent(self) -> str:
         """The ``User-Agent`` sent (the caller's client's own when none was given)."""
         return self._user_agent
 
-    async def _attempt(
-        self,
-        command: str,
-        path: str,
-        query: str,
-        content: bytes,
-        per_call: float | httpx.Timeout | None,
-    ) -> RawResponse | TimOAError:
-        client = self._client
-        if self._loop is not loop_key() or self._closed or client.is_closed:
-            checked = await self._client_for_this_loop()
-            if isinstance(checked, TimOAError):
-                return checked
-            client = checked
-        if per_call is None:
-            http_timeout, seconds, extensions = self._timeout, self._seconds, self._extensions
-        elif per_call is self._last_timeout:
-            http_timeout, seconds, extensions = self._last_resolved
-        else:
-            try:
-                http_timeout = resolve_timeout(per_call)
-            except ValidationError as exc:
-                return exc
-            assert http_timeout is not None
-            seconds = attempt_seconds(http_timeout)
-            extensions = {"timeout": http_timeout.as_dict()}
-            self._last_timeout, self._last_resolved = per_call, (http_timeout, seconds, extensions)
-        try:
-            url = f"{self.base_url}{path}?{query}"
-            route = self._route
-            if route is not None:
-                request = httpx.Request(
-                    "POST", url, content=content, headers=self._headers, extensions=extensions
-                )
-            else:
-                request = client.build_request(
-                    "POST",
-                    url,
-                    content=content,
-                    headers=self._headers,
-                    timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                )
-            del url
-            if seconds is None:
-                return await self._exchange(client, route, request)
-            with anyio.move_on_after(seconds):
-                return await self._exchange(client, route, request)
-            # The deadline passed. Whether the request went out is unknown, so say it may have.
-            return timeout_error(command, seconds)
-        except _CONNECT_FAILURES as exc:
-            return transport_error(
-                command,
-                exc,
-                request_sent=False,
-                is_timeout=isinstance(exc, httpx.TimeoutException),
-            )
-        except httpx.TimeoutException as exc:
-            return transport_error(command, exc, request_sent=True, is_timeout=True)
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            return transport_error(command, exc, request_sent=False)
-        except httpx.HTTPError as exc:
-            return transport_error(command, exc, request_sent=True)
-        except BodyFailure as failure:
-            return body_error(command, failure.status_code, failure.error)
-        except RuntimeError as exc:
-            # httpx's "client has been closed" or asyncio's "Event loop is closed": never raw.
-            if client.is_closed:
-                return SessionClosedError("the session's HTTP client was closed")
-            if "loop" in str(exc).lower():
-                return EventLoopError(
-                    f"the HTTP client belongs to another event loop: {FOREIGN_LOOP_ADVICE}"
-                )
-            return transport_error(command, exc, request_sent=True)
+    # --- the I/O hooks of TransportBase ------------------------------------------------------
 
-    async def _exchange(
-        self,
-        client: httpx.AsyncClient,
-        route: httpx.AsyncBaseTransport | None,
-        request: httpx.Request,
-    ) -> RawResponse:
+    def _open_client(self) -> None:
+        self._client = self._new_client(_as_httpx_timeout(self._client.timeout))
+        self._route = self._route_of(self._client)
+
+    def _client_closer(self) -> Any:
+        return self._client.aclose
+
+    def _client_closed(self) -> bool:
+        closed: bool = self._client.is_closed
+        return closed
+
+    def _native_timeout(self, timeout: httpx.Timeout | None) -> Any:
+        if timeout is None:
+            return None, None  # the caller's client's own
+        phases = timeout.as_dict()
+        return self._lib.Timeout(**phases), {"timeout": phases}
+
+    async def _exchange(self, path: str, query: str, content: bytes, native: Any) -> RawResponse:
+        lib = self._lib
+        route = self._route
+        url = f"{self.base_url}{path}?{query}"
         if route is not None:
+            request = lib.Request(
+                "POST", url, content=content, headers=self._headers, extensions=native[1]
+            )
+            del url
             response = await route.handle_async_request(request)
         else:
-            response = await client.send(request, stream=True, follow_redirects=False)
+            timeout = native[0]
+            request = self._client.build_request(
+                "POST",
+                url,
+                content=content,
+                headers=self._headers,
+                timeout=lib.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
+            del url
+            response = await self._client.send(request, stream=True, follow_redirects=False)
         status_code = response.status_code
         try:
             if response.is_stream_consumed:
@@ -292,73 +244,111 @@ class HttpTransport(TransportBase):
             raise
         return finish_response(status_code, reader, response.headers.get("retry-after"))
 
-    async def _client_for_this_loop(self) -> httpx.AsyncClient | TimOAError:
-        """Bind to the running loop on first use; on a loop change, rebuild or refuse."""
-        if self._closed:
-            return SessionClosedError("the session is closed")
-        loop = loop_key()
-        if loop is not self._loop:
-            if self._loop is not None and not self.owns_client:
-                return EventLoopError(
-                    "this session's http_client was first used in another event loop, and its "
-                    f"connections belong to that loop: {FOREIGN_LOOP_ADVICE}"
-                )
-            if self._loop is not None:
-                # The old loop is over (or elsewhere): its connections cannot be closed from
-                # here. Its keeper closed them if that loop shut down normally.
-                self._client = self._new_client(self._client.timeout)
-                self._route = self._route_of(self._client)
-            self._loop = loop
-            if self.owns_client:
-                self._keeper = close_at_loop_end(self._client.aclose)
-                await self._keeper.asend(None)
-        if self._client.is_closed:
-            if self.owns_client:
-                return SessionClosedError("the session's HTTP client was closed")
-            return SessionClosedError("the http_client given to the session was closed")
-        return self._client
 
-    async def aclose(self) -> None:
-        """Close the client if we created it (and it belongs to the running loop)."""
-        if self._closed:
-            return
-        self._closed = True
-        keeper, self._keeper = self._keeper, None
-        if not self.owns_client:
-            return
-        if self._loop is None or self._loop is loop_key():
-            if keeper is not None:
-                await keeper.aclose()
-            else:
-                await self._client.aclose()
+class Httpx2Transport(HttpTransport):
+    """:class:`HttpTransport` over ``httpx2`` (``backend="httpx2"``, extra ``tim-oa[httpx2]``).
+
+    ``client`` is an ``httpx2.AsyncClient`` and ``transport`` an ``httpx2.AsyncBaseTransport``;
+    ``timeout`` may be seconds, an ``httpx.Timeout`` or an ``httpx2.Timeout``.
+    """
+
+    backend = "httpx2"
+    EXC_MAP: ClassVar[
+        ExceptionMap
+    ] = ()  # filled from httpx2 by the first instance (httpx2 is imported then)
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | httpx2.Timeout | None = None,
+        max_connections: int = 10,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str | None = None,
+    ) -> None:
+        self._lib = lib = _import_httpx2()
+        if not Httpx2Transport.EXC_MAP:
+            Httpx2Transport.EXC_MAP = exception_map(lib)
+        super().__init__(
+            base_url,
+            client=client,  # type: ignore[arg-type]
+            transport=transport,  # type: ignore[arg-type]
+            timeout=timeout,  # type: ignore[arg-type]
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            user_agent=user_agent,
+        )
+
+
+def _import_httpx2() -> ModuleType:
+    try:
+        import httpx2
+    except ImportError:
+        raise ValidationError(
+            "backend='httpx2' needs httpx2 (Python 3.11+): pip install 'tim-oa[httpx2]'",
+            field="backend",
+        ) from None
+    return httpx2
+
+
+def _stack_of(obj: object) -> str | None:
+    """``"httpx2"`` for an httpx2 client or transport (httpx2 is loaded if one exists)."""
+    httpx2 = sys.modules.get("httpx2")
+    if (
+        httpx2 is not None
+        and httpx2 is not httpx
+        and isinstance(obj, (httpx2.AsyncClient, httpx2.AsyncBaseTransport))
+    ):
+        return "httpx2"
+    return None
+
+
+def _as_httpx_timeout(timeout: Any) -> httpx.Timeout:
+    """A client's ``httpx.Timeout`` as it is, or an ``httpx2.Timeout`` as the same phases."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(**timeout.as_dict())
+
+
+def client_timeout(client: object) -> httpx.Timeout | None:
+    """The timeout of a caller's httpx or httpx2 client (``None`` for anything else)."""
+    if isinstance(client, httpx.AsyncClient) or _stack_of(client) == "httpx2":
+        return _as_httpx_timeout(client.timeout)  # type: ignore[attr-defined]
+    return None
 
 
 def make_transport(
     backend: str = "httpx",
     base_url: str = "",
     *,
-    client: httpx.AsyncClient | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    timeout: float | httpx.Timeout | None = None,
+    client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+    timeout: float | httpx.Timeout | httpx2.Timeout | None = None,
     max_connections: int = 10,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     user_agent: str | None = None,
-) -> AnyTransport:
-    """Build the transport of ``backend`` (``"httpx"`` or ``"aiohttp"``) with these options.
+) -> TransportBase:
+    """Build the transport of ``backend`` (``"httpx"``, ``"httpx2"`` or ``"aiohttp"``).
 
-    ``client`` and ``transport`` are httpx objects: with ``backend="aiohttp"`` they are a
-    :class:`ValidationError`. The aiohttp backend needs the ``tim-oa[aiohttp]`` extra.
+    A ``client`` or ``transport`` of httpx2 brings its own stack: with the default
+    ``backend="httpx"`` it selects httpx2. With ``backend="aiohttp"`` either is a
+    :class:`ValidationError`. The aiohttp backend needs the ``tim-oa[aiohttp]`` extra, httpx2
+    ``tim-oa[httpx2]``.
     """
-    if backend == "httpx":
-        return HttpTransport(
-            base_url,
-            client=client,
-            transport=transport,
-            timeout=timeout,
-            max_connections=max_connections,
-            max_response_bytes=max_response_bytes,
-            user_agent=user_agent,
+    if backend not in BACKENDS:
+        raise ValidationError(
+            f"backend must be 'httpx', 'httpx2' or 'aiohttp', got {backend!r}", field="backend"
         )
+    if backend == "httpx" and "httpx2" in (_stack_of(client), _stack_of(transport)):
+        backend = "httpx2"
+    options: dict[str, Any] = {
+        "timeout": timeout,
+        "max_connections": max_connections,
+        "max_response_bytes": max_response_bytes,
+        "user_agent": user_agent,
+    }
     if backend == "aiohttp":
         if client is not None or transport is not None:
             raise ValidationError(
@@ -371,11 +361,6 @@ def make_transport(
             raise ValidationError(
                 "backend='aiohttp' needs aiohttp: pip install 'tim-oa[aiohttp]'", field="backend"
             ) from None
-        return AiohttpTransport(
-            base_url,
-            timeout=timeout,
-            max_connections=max_connections,
-            max_response_bytes=max_response_bytes,
-            user_agent=user_agent,
-        )
-    raise ValidationError(f"backend must be 'httpx' or 'aiohttp', got {backend!r}", field="backend")
+        return AiohttpTransport(base_url, **options)
+    kind = HttpTransport if backend == "httpx" else Httpx2Transport
+    return kind(base_url, client=client, transport=transport, **options)  # type: ignore[arg-type]

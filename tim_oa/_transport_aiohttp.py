@@ -2,7 +2,8 @@
 
 Same API and promises as :class:`~tim_oa._transport.HttpTransport` (whole-attempt timeout,
 decoded size cap, no redirects, proxies from the environment, no URL on exceptions,
-``Retry-After``, event loops, ``User-Agent``), built on aiohttp directly.
+``Retry-After``, event loops, ``User-Agent``), built on aiohttp directly. The attempt (timeouts,
+the pool wait, loops, errors) is ``_transport_base.TransportBase``'s; this module is the I/O.
 
 Why aiohttp directly and not httpx-aiohttp (an httpx transport running on aiohttp): measured in
 one loopback run (10 in flight, client CPU per call, bare aiohttp = 1.00x), httpx-aiohttp costs
@@ -24,37 +25,40 @@ Choices that keep it on par with the httpx backend:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import anyio
 import httpx
 from yarl import URL
 
-from ._errors import EventLoopError, SessionClosedError, TimOAError, ValidationError
-from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
-from ._transport_common import (
+from ._errors import EventLoopError, TimOAError
+from ._transport_base import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     BodyFailure,
+    ExceptionMap,
     TransportBase,
-    attempt_seconds,
-    body_error,
-    check_options,
-    close_at_loop_end,
     default_user_agent,
-    env_proxy,
     finish_response,
-    install_log_redaction,
     resolve_timeout,
-    timeout_error,
-    transport_error,
 )
+from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
 from ._wire import RawResponse
 
-# A failed connect (refused, DNS, TLS handshake, connect timeout): the request never left.
-_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
+EXC_MAP: ExceptionMap = (
+    # A failed connect (refused, DNS, TLS handshake, connect timeout): the request never left.
+    (aiohttp.ConnectionTimeoutError, False, True),
+    (aiohttp.ClientConnectorError, False, False),
+    (aiohttp.InvalidURL, False, False),
+    # Past the connect, an error leaves the outcome unknown.
+    (aiohttp.SocketTimeoutError, True, True),
+    (aiohttp.ClientError, True, False),
+    (asyncio.TimeoutError, True, False),
+    (OSError, True, False),
+)
+"""aiohttp's exceptions, as httpx's are read (``_transport.exception_map``)."""
 
 
 def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
@@ -62,6 +66,23 @@ def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=None, connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
     )
+
+
+def env_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url``, as httpx reads it (``trust_env``).
+
+    ``<SCHEME>_PROXY`` or ``ALL_PROXY``, unless ``NO_PROXY`` covers the host. Used by backends
+    that do not read the environment the way httpx does.
+    """
+    url = httpx.URL(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 class AiohttpTransport(TransportBase):
@@ -74,6 +95,7 @@ class AiohttpTransport(TransportBase):
     """
 
     backend = "aiohttp"
+    EXC_MAP = EXC_MAP
 
     def __init__(
         self,
@@ -84,104 +106,71 @@ class AiohttpTransport(TransportBase):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str | None = None,
     ) -> None:
-        install_log_redaction()  # loggers created since import (see its docstring)
-        self.base_url = check_options(base_url, max_connections, max_response_bytes, user_agent)
-        self.owns_client = True
-        self.max_response_bytes = max_response_bytes
-        self._max_connections = max_connections
-        self._user_agent = user_agent or default_user_agent("aiohttp", aiohttp.__version__)
         http_timeout = resolve_timeout(timeout) or DEFAULT_TIMEOUT
-        self._timeout = http_timeout
-        self._seconds = attempt_seconds(http_timeout)
+        self._setup(
+            base_url,
+            owns_client=True,
+            owns_pool=True,
+            timeout=http_timeout,
+            attempt_timeout=http_timeout,
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            user_agent=user_agent,
+        )
+        self._user_agent = user_agent or default_user_agent("aiohttp", aiohttp.__version__)
+        self._session_timeout = _client_timeout(http_timeout)
         self._proxy = env_proxy(self.base_url)
         self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._keeper: AsyncGenerator[None, None] | None = None
-        self._closed = False
-        self._last_timeout: object = None
-        self._last_resolved: tuple[float | None, aiohttp.ClientTimeout | None] = (None, None)
 
     @property
     def user_agent(self) -> str:
         """The ``User-Agent`` sent."""
         return self._user_agent
 
-    def _new_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
+    # --- the I/O hooks of TransportBase ------------------------------------------------------
+
+    def _loop_problem(self, loop: object) -> TimOAError | None:
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            return None
+        return EventLoopError(
+            "the aiohttp backend runs on asyncio only; use backend='httpx' under trio"
+        )
+
+    def _open_client(self) -> None:
+        self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
             headers={
                 "User-Agent": self._user_agent,
                 "Accept-Encoding": ACCEPT_ENCODING,
                 "Content-Type": "application/json",
             },
-            timeout=_client_timeout(self._timeout),
+            timeout=self._session_timeout,
             auto_decompress=False,
             trust_env=False,
             raise_for_status=False,
         )
 
-    async def _attempt(
-        self,
-        command: str,
-        path: str,
-        query: str,
-        content: bytes,
-        per_call: float | httpx.Timeout | None,
-    ) -> RawResponse | TimOAError:
-        session = self._session
-        if session is None or self._closed or self._loop is not _running_loop():
-            checked = await self._session_for_this_loop()
-            if isinstance(checked, TimOAError):
-                return checked
-            session = checked
-        if per_call is None:
-            seconds, client_timeout = self._seconds, None
-        elif per_call is self._last_timeout:
-            seconds, client_timeout = self._last_resolved
-        else:
-            try:
-                resolved = resolve_timeout(per_call)
-            except ValidationError as exc:
-                return exc
-            assert resolved is not None
-            seconds, client_timeout = attempt_seconds(resolved), _client_timeout(resolved)
-            self._last_timeout, self._last_resolved = per_call, (seconds, client_timeout)
-        try:
-            url = URL(f"{self.base_url}{path}?{query}", encoded=True)
-            if seconds is None:
-                return await self._exchange(session, url, content, client_timeout)
-            with anyio.move_on_after(seconds):
-                return await self._exchange(session, url, content, client_timeout)
-            return timeout_error(command, seconds)
-        except _NOT_SENT as exc:
-            return transport_error(
-                command,
-                exc,
-                request_sent=False,
-                is_timeout=isinstance(exc, aiohttp.ConnectionTimeoutError),
-            )
-        except aiohttp.SocketTimeoutError as exc:
-            return transport_error(command, exc, request_sent=True, is_timeout=True)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            return transport_error(command, exc, request_sent=True)
-        except BodyFailure as failure:
-            return body_error(command, failure.status_code, failure.error)
-        except RuntimeError as exc:
-            if session.closed:
-                return SessionClosedError("the session's HTTP client was closed")
-            return transport_error(command, exc, request_sent=True)
+    def _client_closer(self) -> Callable[[], Awaitable[None]]:
+        assert self._session is not None
+        return self._session.close
 
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        url: URL,
-        content: bytes,
-        client_timeout: aiohttp.ClientTimeout | None,
-    ) -> RawResponse:
-        extra: dict[str, Any] = {} if client_timeout is None else {"timeout": client_timeout}
-        response = await session.post(
+    def _client_closed(self) -> bool:
+        return self._session is None or self._session.closed
+
+    def _native_timeout(self, timeout: httpx.Timeout | None) -> Any:
+        # The transport's own timeout is the session's: nothing to pass per request.
+        if timeout is None or timeout is self._timeout:
+            return None
+        return _client_timeout(timeout)
+
+    async def _exchange(self, path: str, query: str, content: bytes, native: Any) -> RawResponse:
+        assert self._session is not None
+        url = URL(f"{self.base_url}{path}?{query}", encoded=True)
+        extra: dict[str, Any] = {} if native is None else {"timeout": native}
+        response = await self._session.post(
             url, data=content, allow_redirects=False, proxy=self._proxy, **extra
         )
+        del url
         status_code = response.status
         try:
             reader = BodyReader(response.headers.get("Content-Encoding"), self.max_response_bytes)
@@ -194,38 +183,3 @@ class AiohttpTransport(TransportBase):
             raise
         response.release()
         return finish_response(status_code, reader, response.headers.get("Retry-After"))
-
-    async def _session_for_this_loop(self) -> aiohttp.ClientSession | TimOAError:
-        if self._closed:
-            return SessionClosedError("the session is closed")
-        loop = _running_loop()
-        if loop is None:
-            return EventLoopError(
-                "the aiohttp backend runs on asyncio only; use backend='httpx' under trio"
-            )
-        if loop is not self._loop or self._session is None:
-            # A new loop (or the first): the old session, if any, was closed by its loop's
-            # shutdown through the keeper; it cannot be used or closed from here.
-            self._session = self._new_session()
-            self._loop = loop
-            self._keeper = close_at_loop_end(self._session.close)
-            await self._keeper.asend(None)
-        if self._session.closed:
-            return SessionClosedError("the session's HTTP client was closed")
-        return self._session
-
-    async def aclose(self) -> None:
-        """Close the aiohttp session (if it belongs to the running loop)."""
-        if self._closed:
-            return
-        self._closed = True
-        keeper, self._keeper = self._keeper, None
-        if keeper is not None and self._loop is _running_loop():
-            await keeper.aclose()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

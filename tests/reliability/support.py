@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +25,9 @@ else:  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
     _GROUP = (BaseExceptionGroup,)
+
+STACK = os.environ.get("TIM_OA_TEST_BACKEND", "").strip() or "httpx"
+"""The HTTP stack of the suite's sessions: ``TIM_OA_TEST_BACKEND`` (``httpx`` or ``httpx2``)."""
 
 SDKAPPID = 1400000000
 ADMIN = "administrator"
@@ -59,6 +64,8 @@ def make_session(base_url: str, **options: Any) -> tim_oa.Session:
     options.setdefault("send_rate", None)
     options.setdefault("max_retries", 0)
     options.setdefault("timeout", 5)
+    if "http_client" not in options and "transport" not in options:
+        options.setdefault("backend", STACK)
     return tim_oa.Session(SDKAPPID, ADMIN, base_url=base_url, **options)
 
 
@@ -116,30 +123,34 @@ async def assert_usable(oa: tim_oa.Session) -> None:
     await result_of(lambda: oa.modify_account(ACCOUNT, name="still usable"), limit=5)
 
 
-def answering(sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    """An ``httpx.MockTransport`` handler: records each request, answers it correctly."""
+def answering(sent: list[httpx.Request], lib: Any = httpx) -> Callable[[Any], Any]:
+    """A ``MockTransport`` handler of ``lib``: records each request, answers it correctly."""
     from .hostile import envelope, good_fields
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: Any) -> Any:
         sent.append(request)
         command = request.url.path.rsplit("/", 1)[-1]
         try:
             body = json.loads(request.content)
         except ValueError:
             body = {}
-        return httpx.Response(200, json=envelope(**good_fields(command, body)))
+        return lib.Response(200, json=envelope(**good_fields(command, body)))
 
     return handle
 
 
 def mock_session(sent: list[httpx.Request], **options: Any) -> tim_oa.Session:
-    """A session whose requests go to an in-memory transport that counts them in ``sent``."""
+    """A session whose requests go to an in-memory transport that counts them in ``sent``.
+
+    The transport is of the suite's stack (``STACK``), and brings it to the session.
+    """
+    lib = importlib.import_module(STACK)
     settings: dict[str, Any] = {
         "sdkappid": SDKAPPID,
         "identifier": ADMIN,
         "usersig": "fixed-usersig",
         "base_url": "https://api.test",
-        "transport": httpx.MockTransport(answering(sent)),
+        "transport": lib.MockTransport(answering(sent, lib)),
         "rate_limit": None,
         "send_rate": None,
         "max_retries": 0,

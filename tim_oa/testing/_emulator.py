@@ -21,7 +21,7 @@ from ._gateway import MAX_BODY_BYTES, Gateway, RequestRecord
 from ._handlers import HANDLERS, Call, Pending, execute
 from ._ratelimit import CommandRateLimiter
 from ._records import AccountRecord
-from ._transport import EmulatorTransport
+from ._transport import default_backend, emulator_transport
 from ._usersig import UserSigVerifier
 from ._webhooks import DEFAULT_TIMEOUT as WEBHOOK_TIMEOUT
 from ._webhooks import ASGIApp, WebhookRecord, WebhookSender
@@ -211,13 +211,15 @@ class Emulator:
 
     # -- clients --
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self, backend: str = "httpx") -> httpx.AsyncBaseTransport:
         """A new in-process transport to this emulator, for ``httpx.AsyncClient(transport=...)``.
 
         Dropped connections injected by faults raise ``httpx.RemoteProtocolError``, as they would
-        over a socket.
+        over a socket. ``backend="httpx2"`` gives the same transport for httpx2
+        (``httpx2.AsyncClient(transport=...)``, raising ``httpx2.RemoteProtocolError``).
         """
-        return EmulatorTransport(self._app)
+        transport: httpx.AsyncBaseTransport = emulator_transport(self._app, backend)
+        return transport
 
     def session(self, **options: Any) -> Session:
         """A ``tim_oa.Session`` bound to this emulator in-process.
@@ -227,6 +229,10 @@ class Emulator:
         (``clock=self.clock_for_session()``), so its backoff, pacing and rate-limit waits cost no
         real time. Any keyword overrides the defaults or adds a Session option, e.g.
         ``usersig="..."``, ``identifier="bob"``, ``max_retries=0`` or ``clock=...``.
+
+        ``backend="httpx2"`` binds it through httpx2 instead of httpx. Without ``backend=``, the
+        environment variable ``TIM_OA_TEST_BACKEND`` (``httpx`` or ``httpx2``) chooses, so a
+        test suite can run all its emulator sessions on either stack.
         """
         import tim_oa  # lazy: the emulator shares no code path with the client otherwise
 
@@ -257,7 +263,9 @@ class Emulator:
                 sdkappid=self.sdkappid, secret_key=self._secret_key
             )
         if "transport" not in settings and "http_client" not in settings:
-            settings["transport"] = self.transport()
+            backend = settings.setdefault("backend", default_backend())
+            # (aiohttp has no in-process transport: Session then refuses transport=.)
+            settings["transport"] = self.transport("httpx2" if backend == "httpx2" else "httpx")
         if "clock" not in settings and isinstance(self.clock, ManualClock):
             settings["clock"] = self.clock_for_session()
         return settings

@@ -15,6 +15,10 @@ Fixtures:
         builds sessions bound to ``tim_oa_emulator`` with any ``Session`` option
         (``max_retries=0``, ``identifier=...``); every session it made is closed after the test.
 
+The sessions go through httpx, or through httpx2 when the environment variable
+``TIM_OA_TEST_BACKEND=httpx2`` is set (or a factory call says ``backend="httpx2"``), so one suite
+runs on either HTTP stack.
+
 The async fixtures are declared with ``pytest_asyncio.fixture`` when pytest-asyncio is installed.
 An ``async def`` test that uses one of them is marked ``@pytest.mark.asyncio`` by this plugin
 (unless it already carries an ``asyncio``, ``anyio`` or ``trio`` mark), so it runs as written in
