@@ -78,6 +78,9 @@ if TYPE_CHECKING:
         SubscribedAccount,
         Subscriber,
     )
+    from ._observer import (
+        Observer,
+    )
     from ._pagination import (
         AsyncPager,
         Page,
@@ -151,6 +154,7 @@ _LAZY: dict[str, str] = {
     "SentMessage": "._models",
     "SubscribedAccount": "._models",
     "Subscriber": "._models",
+    "Observer": "._observer",
     "AsyncPager": "._pagination",
     "Page": "._pagination",
     "Region": "._regions",
@@ -205,6 +209,7 @@ __all__ = [
     "Message",
     "MissingResultError",
     "MsgPriority",
+    "Observer",
     "OfficialAccount",
     "OfflinePush",
     "Outcome",

@@ -399,4 +399,5 @@ class MessagesMixin(BaseSession):
             code_status=RECALL_CODES,
             on_progress=on_progress,
             stop_on=stops_batch,
+            observe=(self, RECALL),
         )

@@ -249,6 +249,7 @@ class SubscribersMixin(BaseSession):
             code_status=ADD_REMOVE_CODES,
             on_progress=on_progress,
             stop_on=stops_batch,
+            observe=(self, command),
         )
 
     async def modify_subscriber(

@@ -17,7 +17,7 @@ import math
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeAlias, TypeVar, Union
 
 import anyio
@@ -25,6 +25,7 @@ import anyio.to_thread
 import attrs
 
 from .._errors import ValidationError, WebhookError
+from .._observe import Observer, check_observers, make_hub, start_hook
 from ._answers import Allow, Answer
 from ._asgi import DEFAULT_MAX_BODY_BYTES, WebhookApp
 from ._events import EVENT_TYPES, Event
@@ -100,6 +101,7 @@ class WebhookRouter:
             is not an Official Account one (the callback URL is shared by every callback of the
             app: group, one-to-one …) instead of raising ``WebhookError(reason="command")``.
         clock: the wall clock for ``RequestTime`` (default ``time.time``).
+        observers: :class:`tim_oa.Observer` instances told of each callback and its answer.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class WebhookRouter:
         strict: bool = False,
         allow_unknown_commands: bool = False,
         clock: Callable[[], float] | None = None,
+        observers: Iterable[Observer] | None = None,
     ) -> None:
         problem = _check_options(sdkappid, token, max_skew, None)
         self._token = token
@@ -132,6 +135,7 @@ class WebhookRouter:
         self.allow_unknown_commands = allow_unknown_commands
         self._clock = clock or time.time
         self._handlers: dict[type[Event], _Registered] = {}
+        self._hub = make_hub(check_observers(observers))
 
     def __repr__(self) -> str:
         events = ", ".join(cls.__name__ for cls in self._handlers)
@@ -195,23 +199,35 @@ class WebhookRouter:
         Raises:
             WebhookError: the request cannot be accepted (no handler has run).
         """
-        event = parse(
-            query,
-            body,
-            sdkappid=self.sdkappid,
-            token_box=[self._token],
-            max_skew=self.max_skew,
-            now=self._clock(),
-            strict=self.strict,
-        )
-        if isinstance(event, UnknownCommand):
-            if not self.allow_unknown_commands:
+        hook = start_hook(self._hub)  # tim_oa._observe: None unless someone listens
+        try:
+            event = parse(
+                query,
+                body,
+                sdkappid=self.sdkappid,
+                token_box=[self._token],
+                max_skew=self.max_skew,
+                now=self._clock(),
+                strict=self.strict,
+            )
+            if isinstance(event, UnknownCommand) and not self.allow_unknown_commands:
                 raise WebhookError(
                     f"{event.command[:80]!r} is not an Official Account callback", reason="command"
                 )
+        except WebhookError as exc:
+            if hook is not None:
+                hook.answered("rejected", exc.reason, "")
+            raise
+        if isinstance(event, UnknownCommand):
             logger.debug("answered Allow to the callback %r (not ours)", event.command[:80])
+            if hook is not None:
+                hook.answered("Allow", "not_ours", event.command[:80])
             return Allow().to_wire()
-        answer = await self.dispatch(event)
+        if hook is None:
+            return (await self.dispatch(event)).to_wire()
+        hook.received(event.command, type(event).__name__)
+        answer, outcome = await self._dispatch(event)
+        hook.answered(type(answer).__name__, outcome)
         return answer.to_wire()
 
     async def dispatch(self, event: Event) -> Answer:
@@ -219,11 +235,15 @@ class WebhookRouter:
 
         Useful in tests: build an event by hand and see what your router answers.
         """
+        return (await self._dispatch(event))[0]
+
+    async def _dispatch(self, event: Event) -> tuple[Answer, str]:
+        """:meth:`dispatch`, and which way the answer came (``WebhookAnswered.outcome``)."""
         registered = next(
             (self._handlers[c] for c in type(event).__mro__ if c in self._handlers), None
         )
         if registered is None:
-            return Allow()
+            return Allow(), "no_handler"
         result: Any = None
         try:
             with anyio.move_on_after(self.deadline) as scope:
@@ -232,7 +252,7 @@ class WebhookRouter:
             logger.exception(
                 "webhook handler %s raised on %s; answered Allow", registered.name, event.command
             )
-            return Allow()
+            return Allow(), "error"
         if scope.cancelled_caught:
             logger.warning(
                 "webhook handler %s ran past the %.2f s deadline on %s; answered Allow",
@@ -240,9 +260,9 @@ class WebhookRouter:
                 self.deadline,
                 event.command,
             )
-            return Allow()
+            return Allow(), "deadline"
         if result is None:
-            return Allow()
+            return Allow(), "handler"
         if not isinstance(result, event.answers):
             accepted = ", ".join(a.__name__ for a in event.answers)
             logger.error(
@@ -252,8 +272,8 @@ class WebhookRouter:
                 event.command,
                 accepted,
             )
-            return Allow()
-        return result
+            return Allow(), "bad_answer"
+        return result, "handler"
 
     def asgi_app(self, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> WebhookApp:
         """An ASGI app that answers callbacks with this router (see :class:`WebhookApp`)."""
