@@ -254,6 +254,7 @@ class Call:
                     delay=delay,
                     reason=error_type or "",
                     error_code=code,
+                    state=self._state,
                 )
             )
 

@@ -91,6 +91,7 @@ class RetryScheduled:
     delay: float
     reason: str
     error_code: int | None
+    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -240,6 +240,7 @@ class OTelObserver(Observer):
         if event.error_code is not None:
             attributes["tim_oa.error_code"] = event.error_code
         self.retries.add(1, attributes)
+        event.state[(self, _RETRY)] = (event.reason, event.delay)
         span = self._trace.get_current_span()
         if span.is_recording():
             span.add_event(
