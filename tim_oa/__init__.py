@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from ._version import __version__
 
+if __import__("os").environ.get("TIM_OA_LOG"):  # logging without code (tim_oa._logenv)
+    from ._logenv import configure_from_env
+
+    configure_from_env()
+
 TYPE_CHECKING = False  # not typing's: importing typing would cost more than the rest of this file
 if TYPE_CHECKING:
     from typing import Any

@@ -68,7 +68,11 @@ class OTel:
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         from opentelemetry import context, metrics, trace
-        from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+
+        # The key generic HTTP instrumentations check; a plain string before it moved here.
+        key = getattr(
+            context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", "suppress_http_instrumentation"
+        )
         from opentelemetry.metrics._internal import _ProxyMeterProvider
 
         self._explicit = tracer_provider is not None or meter_provider is not None
@@ -79,7 +83,7 @@ class OTel:
         self._attach = context.attach
         self._detach = context.detach
         self._set_value = context.set_value
-        self._key = _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+        self._key = key
         tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
         self.observer = OTelObserver(tracer, meter)
