@@ -50,6 +50,10 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin):
         allow_insecure_http: Allow plain ``http://`` to a Tencent host (it carries the UserSig
             in clear text).
         backend: The HTTP stack; ``"httpx"``.
+        observers: :class:`tim_oa.Observer` instances told of every call, attempt, retry,
+            limiter wait and bulk chunk (see :mod:`tim_oa.observers`); ``with_options`` may
+            replace them. OpenTelemetry spans and metrics need no option: they follow the
+            providers your app sets, when ``opentelemetry-api`` is installed.
 
     Use it as ``async with Session(...) as oa:`` or call :meth:`aclose`; a call on a closed
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session
