@@ -99,10 +99,12 @@ class Hub:
         """Whether any event of this hub would reach someone now."""
         return bool(self.observers) or (self.otel is not None and self.otel.enabled())
 
-    def call(self, command: str, path: str) -> Call:
+    def call(self, command: str, path: str) -> Call | _QuietCall:
         """The tracker of one call of this hub's session."""
+        if not self.active():  # OpenTelemetry without a provider: only the suppression
+            return _QuietCall(self.otel)
         assert self.clock is not None
-        return Call(self, command, path, self.target, self.clock, self.active())
+        return Call(self, command, path, self.target, self.clock, True)
 
 
 def _fan_out(listeners: list[Callable[[Any], None]]) -> Callable[[Any], None]:
@@ -303,6 +305,30 @@ class _NoCall:
 
     def finished(self, error: BaseException | None) -> None:
         pass
+
+
+class _QuietCall(_NoCall):
+    """The tracker when nobody listens but OpenTelemetry is importable: the suppression only."""
+
+    __slots__ = ("_otel", "_token")
+
+    def __init__(self, otel: Any) -> None:
+        self._otel = otel
+        self._token: Any = None
+
+    def attempt_started(self, attempt: int) -> None:
+        self._token = self._otel.suppress()
+
+    def attempt_finished(self, error: BaseException | None) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            self._otel.unsuppress(token)
+
+    def succeeded(self) -> None:
+        self.attempt_finished(None)
+
+    def finished(self, error: BaseException | None) -> None:
+        self.attempt_finished(error)
 
 
 NO_CALL: Call | _NoCall = _NoCall()

@@ -15,6 +15,7 @@ bulk jobs: ``bulk <command>`` > ``chunk <command>`` > the chunk's call; webhooks
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from ._observer import (
@@ -73,6 +74,7 @@ class OTel:
         key = getattr(
             context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", "suppress_http_instrumentation"
         )
+        from opentelemetry.metrics import _internal as metrics_internal
         from opentelemetry.metrics._internal import _ProxyMeterProvider
 
         self._explicit = tracer_provider is not None or meter_provider is not None
@@ -83,22 +85,47 @@ class OTel:
         self._attach = context.attach
         self._detach = context.detach
         self._set_value = context.set_value
+        self._get_current = context.get_current
+        self._last: tuple[Any, Any] = (None, None)
+        self._on = False
+        self._metrics_internal = metrics_internal
+        # The globals get_tracer_provider()/get_meter_provider() read; when a variable names
+        # a provider class, those functions must run once to load it.
+        self._fast = (
+            hasattr(trace, "_TRACER_PROVIDER")
+            and hasattr(metrics_internal, "_METER_PROVIDER")
+            and "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ
+            and "OTEL_PYTHON_METER_PROVIDER" not in os.environ
+        )
         self._key = key
         tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
         self.observer = OTelObserver(tracer, meter)
 
     def enabled(self) -> bool:
-        """Whether spans or metrics would go anywhere now."""
-        return (
-            self._explicit
-            or not isinstance(self._trace.get_tracer_provider(), self._proxy_types)
-            or not isinstance(self._metrics.get_meter_provider(), self._proxy_meter_types)
-        )
+        """Whether spans or metrics would go anywhere now (once true, it stays true)."""
+        if self._on:
+            return True
+        if self._explicit:
+            self._on = True
+        elif self._fast:  # the API's own globals: two attribute reads, no environment lookups
+            self._on = (
+                self._trace._TRACER_PROVIDER is not None
+                or self._metrics_internal._METER_PROVIDER is not None
+            )
+        else:
+            self._on = not isinstance(
+                self._trace.get_tracer_provider(), self._proxy_types
+            ) or not isinstance(self._metrics.get_meter_provider(), self._proxy_meter_types)
+        return self._on
 
     def suppress(self) -> object:
         """Turn generic HTTP instrumentation off for this task; returns the token to undo it."""
-        return self._attach(self._set_value(self._key, True))
+        current = self._get_current()
+        last = self._last  # (a context, it with the key set): one read, safe across threads
+        if last[0] is not current:  # most calls start from the same (often empty) context
+            last = self._last = (current, self._set_value(self._key, True, current))
+        return self._attach(last[1])
 
     def unsuppress(self, token: object) -> None:
         """Undo :meth:`suppress`."""
