@@ -167,6 +167,7 @@ class Call:
         "_attempts",
         "_clock",
         "_hub",
+        "_in_attempt",
         "_listen",
         "_path",
         "_started",
@@ -190,6 +191,7 @@ class Call:
         self._attempts = 0
         self._attempt_start = 0.0
         self._suppressed: Any = None
+        self._in_attempt = False
         if listen:
             hub.call_started(CallStarted(command=command, state=self._state))
 
@@ -206,6 +208,7 @@ class Call:
     def attempt_started(self, attempt: int) -> None:
         """Just before the request is sent."""
         self._attempts = attempt
+        self._in_attempt = True
         otel = self._hub.otel
         if otel is not None:
             self._suppressed = otel.suppress()
@@ -229,9 +232,12 @@ class Call:
         token, self._suppressed = self._suppressed, None
         if token is not None:
             self._hub.otel.unsuppress(token)
+        self._in_attempt = False
         if self._listen:
             error_type, code = _error_fields(error)
             status = getattr(error, "status_code", None)
+            if not isinstance(status, int):  # none, or an answer of the API (over HTTP 200)
+                status = 200 if error is None or isinstance(code, int) else None
             self._hub.attempt_finished(
                 AttemptFinished(
                     command=self.command,
@@ -239,7 +245,7 @@ class Call:
                     duration=self._clock.monotonic() - self._attempt_start,
                     error_type=error_type,
                     error_code=code,
-                    http_status=status if isinstance(status, int) else (None if error else 200),
+                    http_status=status,
                     state=self._state,
                 )
             )
@@ -267,7 +273,7 @@ class Call:
 
     def finished(self, error: BaseException | None) -> None:
         """The call returned (``error`` None) or raised."""
-        if self._suppressed is not None:  # an attempt interrupted by a cancellation or a bug
+        if self._in_attempt:  # an attempt cut short by a cancellation, a closed pool or a bug
             self.attempt_finished(error)
         if self._listen:
             error_type, code = _error_fields(error)

@@ -203,3 +203,41 @@ async def test_a_rejected_callback_and_a_slow_handler_are_reported() -> None:
         ("rejected", "signature"),
         ("Allow", "deadline"),
     ]
+
+
+async def test_an_attempt_cut_short_by_a_cancellation_is_finished_too(
+    api: respx.MockRouter,
+    make_session: Callable[..., tim_oa.Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With observers but no OpenTelemetry, a cancelled attempt still gets its finished event."""
+    import anyio
+
+    monkeypatch.setattr(_otel, "_instance", None)
+    started = anyio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await anyio.sleep(30)
+        return ok()
+
+    api.post(INFO).mock(side_effect=hang)
+    rec = Recorder()
+    oa = make_session(observers=[rec])
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(oa.call, "get_official_account_info", {})
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert kinds(rec) == ["CallStarted", "AttemptStarted", "AttemptFinished", "CallFinished"]
+    assert of(rec, o.AttemptFinished)[0].error_type == "CancelledError"
+    assert of(rec, o.CallFinished)[0].error_type == "CancelledError"
+
+
+async def test_an_api_error_came_with_http_200(
+    api: respx.MockRouter, make_session: Callable[..., tim_oa.Session]
+) -> None:
+    api.post(INFO).mock(return_value=fail(80001))
+    rec = Recorder()
+    with pytest.raises(tim_oa.ApiError):
+        await make_session(observers=[rec]).call("get_official_account_info", {})
+    assert of(rec, o.AttemptFinished)[0].http_status == 200
