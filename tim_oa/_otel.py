@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from contextvars import ContextVar
 from typing import Any
 
 from ._observer import (
@@ -86,6 +87,14 @@ class OTel:
         self._detach = context.detach
         self._set_value = context.set_value
         self._get_current = context.get_current
+        # With the default runtime context (a ContextVar), suppress() uses the variable itself:
+        # what attach/detach/get_current do, without three layers of calls per attempt.
+        runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+        var = getattr(runtime, "_current_context", None)
+        if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(var, ContextVar):
+            self._get_current = var.get
+            self._attach = var.set
+            self._detach = var.reset
         self._last: tuple[Any, Any] = (None, None)
         self._on = False
         self._metrics_internal = metrics_internal
@@ -129,7 +138,10 @@ class OTel:
 
     def unsuppress(self, token: object) -> None:
         """Undo :meth:`suppress`."""
-        self._detach(token)  # type: ignore[arg-type]
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per attempt
+            self._detach(token)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError):  # made in another context, or reset already: no harm
+            pass
 
 
 def _error_attributes(attributes: dict[str, Any], error_type: str | None, code: int | None) -> None:
