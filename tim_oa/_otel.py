@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -83,10 +84,10 @@ class OTel:
         self._metrics = metrics
         self._proxy_types = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self._proxy_meter_types = (_ProxyMeterProvider, metrics.NoOpMeterProvider)
-        self._attach = context.attach
-        self._detach = context.detach
+        self._attach: Callable[[Any], Any] = context.attach
+        self._detach: Callable[[Any], None] = context.detach
         self._set_value = context.set_value
-        self._get_current = context.get_current
+        self._get_current: Callable[[], Any] = context.get_current
         # With the default runtime context (a ContextVar), suppress() uses the variable itself:
         # what attach/detach/get_current do, without three layers of calls per attempt.
         runtime = getattr(context, "_RUNTIME_CONTEXT", None)
@@ -139,7 +140,7 @@ class OTel:
     def unsuppress(self, token: object) -> None:
         """Undo :meth:`suppress`."""
         try:  # noqa: SIM105 - contextlib.suppress costs a context manager per attempt
-            self._detach(token)  # type: ignore[arg-type]
+            self._detach(token)
         except (ValueError, RuntimeError):  # made in another context, or reset already: no harm
             pass
 
