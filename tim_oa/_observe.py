@@ -361,7 +361,7 @@ class Bulk:
         """Before a chunk is sent; returns what :meth:`chunk_finished` takes back."""
         state: dict[Any, Any] = {}
         self._hub.chunk_started(
-            ChunkStarted(command=self.command, index=index, size=size, state=state)
+            ChunkStarted(command=self.command, position=index, size=size, state=state)
         )
         return state, self._clock.monotonic()
 
@@ -379,7 +379,7 @@ class Bulk:
         self._hub.chunk_finished(
             ChunkFinished(
                 command=self.command,
-                index=index,
+                position=index,
                 size=size,
                 succeeded=counts[0],
                 unchanged=counts[1],

@@ -5,15 +5,14 @@ so a subclass overrides only what it needs. Events carry the command, attempt nu
 (seconds, on the session's clock), error classes and codes and counts; never a URL, a query
 string, a UserSig or a request body. Each started/finished pair shares one ``state`` dict, where an
 observer may keep what it needs between the two (a span, a start time), keyed by itself.
-The trackers that send these events live in ``_observe``.
+Events are named tuples (``import tim_oa; tim_oa.Session`` loads no attrs). The trackers that
+send these events live in ``_observe``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 __all__ = [
     "AttemptFinished",
@@ -32,16 +31,14 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class CallStarted:
+class CallStarted(NamedTuple):
     """A command call began (before its first UserSig, slot and limiter wait)."""
 
     command: str
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class CallFinished:
+class CallFinished(NamedTuple):
     """A command call ended: ``error_type`` is None on success."""
 
     command: str
@@ -49,11 +46,10 @@ class CallFinished:
     duration: float
     error_type: str | None
     error_code: int | None
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class AttemptStarted:
+class AttemptStarted(NamedTuple):
     """One HTTP request of a call is about to be sent (``attempt`` counts from 1).
 
     ``server_address``/``server_port``/``path`` locate the endpoint; the signed query is not here.
@@ -65,11 +61,10 @@ class AttemptStarted:
     server_port: int | None
     scheme: str
     path: str
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class AttemptFinished:
+class AttemptFinished(NamedTuple):
     """One HTTP request ended: ``error_type`` None on success; ``http_status`` when known."""
 
     command: str
@@ -78,11 +73,10 @@ class AttemptFinished:
     error_type: str | None
     error_code: int | None
     http_status: int | None
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class RetryScheduled:
+class RetryScheduled(NamedTuple):
     """A failed attempt will be retried after ``delay`` seconds (``retry`` counts from 1)."""
 
     command: str
@@ -91,11 +85,10 @@ class RetryScheduled:
     delay: float
     reason: str
     error_code: int | None
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class LimiterWaited:
+class LimiterWaited(NamedTuple):
     """The call waited ``waited`` seconds for its limiter turn (``kind``: "call" or "send")."""
 
     command: str
@@ -103,32 +96,29 @@ class LimiterWaited:
     kind: str
 
 
-@attrs.frozen(kw_only=True)
-class BulkStarted:
+class BulkStarted(NamedTuple):
     """A bulk job began: ``total`` distinct ids in ``chunks`` chunks."""
 
     command: str
     total: int
     chunks: int
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class ChunkStarted:
-    """One chunk of a bulk job is about to be sent (``index`` counts from 0)."""
+class ChunkStarted(NamedTuple):
+    """One chunk of a bulk job is about to be sent (``position`` counts from 0)."""
 
     command: str
-    index: int
+    position: int
     size: int
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class ChunkFinished:
+class ChunkFinished(NamedTuple):
     """One chunk ended, with its ids' outcomes (``error_type``: the error that sank it, if any)."""
 
     command: str
-    index: int
+    position: int
     size: int
     succeeded: int
     unchanged: int
@@ -136,11 +126,10 @@ class ChunkFinished:
     duration: float
     error_type: str | None
     error_code: int | None
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class BulkFinished:
+class BulkFinished(NamedTuple):
     """A bulk job ended: the ids by outcome (``error_type`` when the job itself raised)."""
 
     command: str
@@ -150,20 +139,18 @@ class BulkFinished:
     failed: int
     duration: float
     error_type: str | None
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class WebhookReceived:
+class WebhookReceived(NamedTuple):
     """A callback passed the checks (``event_type``: the event class name)."""
 
     command: str
     event_type: str
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
-@attrs.frozen(kw_only=True)
-class WebhookAnswered:
+class WebhookAnswered(NamedTuple):
     """A callback was answered.
 
     ``answer`` is the answer class (``"Allow"``, ``"Refuse"`` …), or ``"rejected"`` for a request
@@ -177,7 +164,7 @@ class WebhookAnswered:
     answer: str
     outcome: str
     duration: float
-    state: dict[Any, Any] = attrs.field(repr=False, eq=False)
+    state: dict[Any, Any]
 
 
 class Observer:

@@ -324,7 +324,7 @@ class OTelObserver(Observer):
             f"chunk {event.command}",
             {
                 "tim_oa.command": event.command,
-                "tim_oa.chunk.index": event.index,
+                "tim_oa.chunk.index": event.position,
                 "tim_oa.chunk.size": event.size,
             },
         )

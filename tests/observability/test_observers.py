@@ -99,7 +99,7 @@ async def test_a_bulk_job_reports_its_chunks_and_outcomes(
     (started,) = of(rec, o.BulkStarted)
     assert (started.command, started.total, started.chunks) == ("add_subscriber", 152, 2)
     chunks = of(rec, o.ChunkFinished)
-    assert [(c.index, c.size, c.succeeded, c.unchanged, c.failed) for c in chunks] == [
+    assert [(c.position, c.size, c.succeeded, c.unchanged, c.failed) for c in chunks] == [
         (0, 100, 100, 0, 0),
         (1, 52, 50, 2, 0),
     ]
@@ -241,3 +241,24 @@ async def test_an_api_error_came_with_http_200(
     with pytest.raises(tim_oa.ApiError):
         await make_session(observers=[rec]).call("get_official_account_info", {})
     assert of(rec, o.AttemptFinished)[0].http_status == 200
+
+
+def test_the_hooks_keep_import_tim_oa_session_light() -> None:
+    """test_imports.py runs the installed tim_oa; this runs this tree's (no attrs, no OTel)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys, tim_oa\ntim_oa.Session\nimport json\nprint(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("TIM_OA_LOG", None)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    modules = set(json.loads(out))
+    assert "tim_oa._observe" in modules
+    assert not [m for m in modules if m == "attr" or m.startswith("opentelemetry")]
