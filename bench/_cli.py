@@ -18,7 +18,7 @@ import httpx
 
 import tim_oa
 
-from . import _rows_bulk, _rows_cpu, _rows_fleet, _rows_import, _rows_pager, _rows_sync
+from . import _rows_bulk, _rows_cpu, _rows_fleet, _rows_import, _rows_obs, _rows_pager, _rows_sync
 from ._harness import Context, Row, format_table, result_dict, run_rows, select
 from ._server import server_process
 
@@ -34,6 +34,7 @@ def all_rows() -> list[Row]:
     order += _rows_sync.rows()
     order += [r for r in cpu.values() if r.id.startswith(("aiohttp.", "httpx2."))]
     order += _rows_fleet.rows()
+    order += _rows_obs.rows()
     order += [r for r in cpu.values() if r.id.startswith("server.")]
     return order
 

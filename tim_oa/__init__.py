@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from ._version import __version__
 
+if __import__("os").environ.get("TIM_OA_LOG"):  # logging without code (tim_oa._logenv)
+    from ._logenv import configure_from_env
+
+    configure_from_env()
+
 TYPE_CHECKING = False  # not typing's: importing typing would cost more than the rest of this file
 if TYPE_CHECKING:
     from typing import Any
@@ -79,6 +84,9 @@ if TYPE_CHECKING:
         SentMessage,
         SubscribedAccount,
         Subscriber,
+    )
+    from ._observer import (
+        Observer,
     )
     from ._pagination import (
         AsyncPager,
@@ -165,6 +173,7 @@ _LAZY: dict[str, str] = {
     "SentMessage": "._models",
     "SubscribedAccount": "._models",
     "Subscriber": "._models",
+    "Observer": "._observer",
     "AsyncPager": "._pagination",
     "Page": "._pagination",
     "Region": "._regions",
@@ -223,6 +232,7 @@ __all__ = [
     "Message",
     "MissingResultError",
     "MsgPriority",
+    "Observer",
     "OfficialAccount",
     "OfflinePush",
     "Outcome",

@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,6 +30,7 @@ import httpx
 from . import _limits as L
 from ._clock import Clock
 from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
+from ._observe import NO_CALL, Observer, check_observers, make_hub
 from ._options import (
     UNSET,
     check_clock,
@@ -129,6 +130,7 @@ class BaseSession:
         user_agent: str | None = None,
         allow_insecure_http: bool = False,
         backend: str = "httpx",
+        observers: Iterable[Observer] | None = None,
     ) -> None:
         check_sdkappid(sdkappid)
         self.sdkappid = sdkappid
@@ -179,6 +181,7 @@ class BaseSession:
         )
         self._bind(self._shared)
         self._owner = True
+        self._hub = make_hub(check_observers(observers), self.base_url, self._clock)
 
     def _configure(
         self,
@@ -284,6 +287,7 @@ class BaseSession:
         max_concurrency: int | None = UNSET,
         send_rate: float | None = UNSET,
         limiter: Limiter | None = UNSET,
+        observers: Iterable[Observer] | None = UNSET,
     ) -> Self:
         """Return a session with some options changed that shares this one's connection pool.
 
@@ -314,6 +318,8 @@ class BaseSession:
             max_concurrency=pick(max_concurrency, self._concurrency),
             shared=self._shared,
         )
+        if observers is not UNSET:
+            clone._hub = make_hub(check_observers(observers), self.base_url, self._clock)
         return clone
 
     def __repr__(self) -> str:
@@ -391,10 +397,9 @@ class BaseSession:
             raise SessionClosedError(_CLOSED)
         payload = encode_body(body)  # ValidationError before any wait
         safe_to_repeat = is_safe_to_repeat(spec, body)
-        if pace_account is not None:
-            await self._wait_send_slot(pace_account)
         command = spec.name
         path = spec.path
+        call = NO_CALL if self._hub is None else self._hub.call(command, path)  # tim_oa._observe
         transport = shared.transport
         source = self._source
         limiter = self._limiter
@@ -411,6 +416,8 @@ class BaseSession:
         query: str | None = None
         raw: Any = None
         try:
+            if pace_account is not None:
+                await call.waiting(self._wait_send_slot(pace_account), "send")
             while True:
                 if shared.closed:
                     raise SessionClosedError(_CLOSED)
@@ -423,7 +430,7 @@ class BaseSession:
                 await slots.acquire()
                 try:
                     if limiter is not None:
-                        await limiter.acquire(command, app=app)
+                        await call.waiting(limiter.acquire(command, app=app))
                     if shared.closed:
                         raise SessionClosedError(_CLOSED)
                     query = signed_query(app, identifier, usersig, new_random()) + extra_query
@@ -431,6 +438,7 @@ class BaseSession:
                     if not attempts:
                         started = t0
                     attempts += 1
+                    call.attempt_started(attempts)
                     try:
                         raw = await transport.post(
                             command, path, query, payload, timeout=self._timeout
@@ -453,6 +461,7 @@ class BaseSession:
                                 attempts,
                                 (clock.monotonic() - t0) * 1000,
                             )
+                        call.succeeded()
                         return data
                 finally:
                     slots.release()
@@ -461,6 +470,7 @@ class BaseSession:
                     raise SessionClosedError(_CLOSED)
                 assert error is not None
                 error.attempts = attempts
+                call.attempt_finished(error)
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s: attempt %d failed in %.0f ms: %s",
@@ -503,8 +513,12 @@ class BaseSession:
                     delay,
                     error,
                 )
+                call.retry_scheduled(retries, delay, error)
                 error = None
                 await clock.sleep(delay)
+        except BaseException as exc:
+            call.finished(exc)
+            raise
         finally:
             # Nothing that leaves this frame may find the UserSig in its locals.
             usersig = renewal = query = raw = None

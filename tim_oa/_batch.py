@@ -40,6 +40,7 @@ from ._errors import (
     ServiceNotEnabledError,
     SubscriberLimitError,
 )
+from ._observe import start_bulk
 from ._tasks import run_workers
 
 if TYPE_CHECKING:
@@ -342,6 +343,7 @@ async def run_batch(
     code_status: Mapping[int, Status],
     on_progress: ProgressCallback | None = None,
     stop_on: Callable[[BaseException], bool] | None = None,
+    observe: tuple[object, str] | None = None,
 ) -> BatchResult:
     """Send ``ids`` (already distinct and validated) in chunks and gather every outcome.
 
@@ -354,7 +356,7 @@ async def run_batch(
     ``on_progress`` runs after each chunk. If it raises, the job still runs every chunk, later
     calls of the callback are skipped, and :class:`ProgressCallbackError` is raised at the end
     with the complete result (``__cause__`` is the callback's exception). Cancelling the caller
-    cancels the workers.
+    cancels the workers. ``observe``: ``(session, command)``, for the session's observers.
     """
     code_state = {code: _STATE[status] for code, status in code_status.items()}
     defaults: list[int | None] = [None, None, None, None]
@@ -370,6 +372,7 @@ async def run_batch(
     chunks_done = 0
     fatal: list[BatchAbortedError] = []
     callback_failed: list[Exception] = []
+    bulk = None if observe is None else start_bulk(*observe, len(ids), chunk_size)
 
     async def worker() -> None:
         nonlocal done, chunks_done
@@ -378,9 +381,12 @@ async def run_batch(
             size = len(chunk)
             error: BaseException | None = None
             answer: Mapping[str, int] = {}
+            started = None
             if fatal:
                 error = fatal[0]
             else:
+                if bulk is not None:
+                    started = bulk.chunk_started(number, size)
                 try:
                     answer = await send_chunk(chunk)
                 except Exception as exc:  # one chunk's failure must not cancel or hide the others
@@ -408,6 +414,10 @@ async def run_batch(
                     lost = MissingResultError(len(missing))
                     for position in missing:
                         result._id_errors[position] = lost
+            if bulk is not None:
+                mine = states[base : base + size]
+                outcome = (mine.count(_SUCCEEDED), mine.count(_UNCHANGED), mine.count(_FAILED))
+                bulk.chunk_finished(started, number, size, outcome, error)
             done += size
             chunks_done += 1
             if on_progress is not None and not callback_failed:
@@ -428,7 +438,14 @@ async def run_batch(
                 except Exception as exc:  # the caller's bug must not lose the job's outcomes
                     callback_failed.append(exc)
 
-    await run_workers(min(concurrency, chunks_total), worker)
+    try:
+        await run_workers(min(concurrency, chunks_total), worker)
+    except BaseException as exc:
+        if bulk is not None:
+            bulk.finished(counts[_SUCCEEDED:], exc)
+        raise
+    if bulk is not None:
+        bulk.finished(counts[_SUCCEEDED:], callback_failed[0] if callback_failed else None)
     if callback_failed:
         cause = callback_failed[0]
         raise ProgressCallbackError(

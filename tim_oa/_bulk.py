@@ -167,6 +167,7 @@ async def run_bulk(
         code_status={code: Status(status) for code, status in spec.codes.items()},
         on_progress=on_progress,
         stop_on=stops_batch,
+        observe=(session, spec.name),
     )
     if checked.rejected:
         return _with_rejected(result, checked)

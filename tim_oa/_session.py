@@ -70,6 +70,10 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
             ``"httpx2"`` (extra ``tim-oa[httpx2]``, Python 3.11+) or ``"aiohttp"`` (extra
             ``tim-oa[aiohttp]``, asyncio only). An httpx2 ``http_client`` or ``transport``
             selects ``"httpx2"`` by itself.
+        observers: :class:`tim_oa.Observer` instances told of every call, attempt, retry,
+            limiter wait and bulk chunk (see :mod:`tim_oa.observers`); ``with_options`` may
+            replace them. OpenTelemetry spans and metrics need no option: they follow the
+            providers your app sets, when ``opentelemetry-api`` is installed.
 
     Use it as ``async with Session(...) as oa:`` or call :meth:`aclose`; a call on a closed
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session

@@ -30,7 +30,7 @@ import threading
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, Literal, TypeAlias, TypeVar, Union
 
 import anyio
@@ -40,6 +40,7 @@ import attrs
 from anyio.lowlevel import RunVar
 
 from .._errors import ValidationError, WebhookError
+from .._observe import Observer, check_observers, make_hub, start_hook
 from ._answers import Allow, Answer, Refuse
 from ._asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, WebhookApp
 from ._events import EVENT_TYPES, Event
@@ -138,6 +139,7 @@ class WebhookRouter:
             open, what Tencent itself does when no answer comes).
         max_threads: worker threads for sync handlers (the router's own limiter).
         clock: the wall clock for ``RequestTime`` (default ``time.time``).
+        observers: :class:`tim_oa.Observer` instances told of each callback and its answer.
 
     Raises:
         ValidationError: an option is not valid.
@@ -155,6 +157,7 @@ class WebhookRouter:
         on_timeout: OnTimeout = "refuse",
         max_threads: int = DEFAULT_MAX_THREADS,
         clock: Callable[[], float] | None = None,
+        observers: Iterable[Observer] | None = None,
     ) -> None:
         problem = _check_options(sdkappid, token, max_skew, None)
         self._token = token
@@ -188,6 +191,7 @@ class WebhookRouter:
         self._clock = clock or time.time
         self._handlers: dict[type[Event], _Registered] = {}
         self._fallback: _Registered | None = None
+        self._hub = make_hub(check_observers(observers))
 
     def __repr__(self) -> str:
         events = ", ".join(cls.__name__ for cls in self._handlers)
@@ -287,27 +291,41 @@ class WebhookRouter:
         Raises:
             WebhookError: the request cannot be accepted (no handler has run).
         """
-        event = parse(
-            query,
-            body,
-            sdkappid=self.sdkappid,
-            token_box=[self._token],
-            max_skew=self.max_skew,
-            now=self._clock(),
-            strict=self.strict,
-        )
-        if isinstance(event, RawCallback):
-            if not self.allow_unknown_commands:
+        hook = start_hook(self._hub)  # tim_oa._observe: None unless someone listens
+        try:
+            event = parse(
+                query,
+                body,
+                sdkappid=self.sdkappid,
+                token_box=[self._token],
+                max_skew=self.max_skew,
+                now=self._clock(),
+                strict=self.strict,
+            )
+            if isinstance(event, RawCallback) and not self.allow_unknown_commands:
                 raise WebhookError(
                     f"{event.command[:80]!r} is not an Official Account callback", reason="command"
                 )
+        except WebhookError as exc:
+            if hook is not None:
+                hook.answered("rejected", exc.reason, "")
+            raise
+        if isinstance(event, RawCallback):
             if self._fallback is None:
                 logger.debug("answered OK to the callback %r (no handler)", event.command[:80])
+                if hook is not None:
+                    hook.answered("Allow", "not_ours", event.command[:80])
                 return Allow().to_wire()
             before = "before" in event.command.lower()
-            answer = await self._call(self._fallback, event, event.command, (Answer,), before)
-            return answer.to_wire()
-        answer = await self.dispatch(event)
+            answer, outcome = await self._call(
+                self._fallback, event, event.command, (Answer,), before
+            )
+        else:
+            if hook is not None:
+                hook.received(event.command, type(event).__name__)
+            answer, outcome = await self._dispatch(event)
+        if hook is not None:
+            hook.answered(type(answer).__name__, outcome)
         return answer.to_wire()
 
     async def dispatch(self, event: Event) -> Answer:
@@ -315,6 +333,10 @@ class WebhookRouter:
 
         Useful in tests: build an event by hand and see what your router answers.
         """
+        return (await self._dispatch(event))[0]
+
+    async def _dispatch(self, event: Event) -> tuple[Answer, str]:
+        """:meth:`dispatch`, and which way the answer came (``WebhookAnswered.outcome``)."""
         registered = next(
             (self._handlers[c] for c in type(event).__mro__ if c in self._handlers), None
         )
@@ -324,7 +346,7 @@ class WebhookRouter:
         if self._fallback is not None:
             raw = RawCallback(event.command, dict(event.raw), event.context)
             return await self._call(self._fallback, raw, event.command, event.answers, before)
-        return Allow()
+        return Allow(), "no_handler"
 
     async def _call(
         self,
@@ -333,8 +355,8 @@ class WebhookRouter:
         command: str,
         answers: tuple[type[Answer], ...],
         before: bool,
-    ) -> Answer:
-        """Run one handler under the deadline; what its failures and silences are answered."""
+    ) -> tuple[Answer, str]:
+        """Run one handler under the deadline; its answer and which way it came (an outcome)."""
         started: list[bool] = []
         result: Any = None
         try:
@@ -344,7 +366,7 @@ class WebhookRouter:
             logger.exception(
                 "webhook handler %s raised on %s; answered Allow", registered.name, command
             )
-            return Allow()
+            return Allow(), "error"
         if scope.cancelled_caught:
             answer: Answer = Refuse() if before and self.on_timeout == "refuse" else Allow()
             why = (
@@ -361,9 +383,9 @@ class WebhookRouter:
                 type(answer).__name__,
                 self.on_timeout,
             )
-            return answer
+            return answer, "deadline"
         if result is None:
-            return Allow()
+            return Allow(), "handler"
         if not isinstance(result, answers):
             accepted = ", ".join(a.__name__ for a in answers)
             logger.error(
@@ -373,8 +395,8 @@ class WebhookRouter:
                 command,
                 accepted,
             )
-            return Allow()
-        return result
+            return Allow(), "bad_answer"
+        return result, "handler"
 
     async def _run(self, registered: _Registered, arg: Any, started: list[bool]) -> Any:
         if registered.is_async:
