@@ -201,7 +201,7 @@ async def test_a_rejected_callback_and_a_slow_handler_are_reported() -> None:
     answered = of(rec, o.WebhookAnswered)
     assert [(a.answer, a.outcome) for a in answered] == [
         ("rejected", "signature"),
-        ("Allow", "deadline"),
+        ("Refuse", "deadline"),  # a "before" callback: on_timeout="refuse" by default
     ]
 
 
