@@ -308,7 +308,7 @@ def test_adaptive_bound_follows_the_round_trip() -> None:
         return before, after, fixed
 
     before, after, fixed = on_virtual_clock(main)
-    assert before == 13  # 200/s x 50 ms (assumed until measured) x 1.25
+    assert before == 500  # not yet measured: the ceiling, 200/s x 2 s x 1.25 (the limiter paces)
     assert after == 50  # 200/s x 200 ms x 1.25
     assert fixed == 7
 
@@ -477,5 +477,5 @@ def test_without_a_rate_the_adaptive_bound_keeps_the_pool_small() -> None:
         return bounds[0], bounds[1]
 
     unlimited, limited = on_virtual_clock(main)
-    assert unlimited == 16  # nothing to size it by: a small pool, not the cap of 64
+    assert unlimited == 16  # nothing to size it by: a small pool, not the ceiling
     assert limited == 50  # the same round trip with a rate: 200/s x 200 ms x 1.25

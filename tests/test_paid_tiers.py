@@ -1,0 +1,81 @@
+"""The paid rate tiers and the far regions, on a virtual clock: a default session keeps the rate
+it is given busy at any round trip up to the ceiling of its in-flight bound, and a strict
+sliding-window server refuses nothing.
+
+The floor of a job of ``calls`` calls is ``calls / rate`` plus one round trip (the last answer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tim_oa._adaptive import (
+    ADAPTIVE_MAX_RTT,
+    INITIAL_RTT,
+    adaptive_ceiling,
+    adaptive_limit,
+    next_rtt,
+    open_file_budget,
+)
+
+from .test_ratelimit import StrictServer, _flood, most_in_any_second, on_virtual_clock, session_on
+
+
+def test_the_bound_follows_rate_and_round_trip_up_to_a_ceiling_scaled_by_the_rate() -> None:
+    assert adaptive_limit(200, 0.05) == 13  # 200 x 0.05 x 1.25
+    assert adaptive_limit(200, 1.0) == 250  # no fixed cap of 64 any more
+    assert adaptive_limit(1000, 0.05) == 63
+    assert adaptive_limit(200, INITIAL_RTT) == adaptive_ceiling(200) == 500
+    assert adaptive_limit(200, 30.0) == 500  # a stalled server does not open thousands
+    assert adaptive_ceiling(2000) == min(5000, open_file_budget())
+    assert adaptive_limit(None, 1.0) == adaptive_ceiling(None) == 16
+    assert adaptive_limit(1, 0.001) == 4  # never below ADAPTIVE_MIN
+    assert adaptive_ceiling(1e300) == open_file_budget()  # finite, however absurd the rate
+    assert ADAPTIVE_MAX_RTT == 2.0
+
+
+def test_the_ceiling_stays_under_half_the_open_file_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = pytest.importorskip("resource")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
+    open_file_budget.cache_clear()
+    try:
+        assert adaptive_ceiling(1000) == 512  # not 2,500 sockets with 1,024 files allowed
+        assert adaptive_ceiling(200) == 500
+    finally:
+        open_file_budget.cache_clear()
+
+
+def test_the_first_answer_replaces_the_unknown_round_trip_then_an_average_moves() -> None:
+    first = next_rtt(INITIAL_RTT, 0.8)
+    assert first == 0.8
+    assert next_rtt(first, 1.8) == pytest.approx(1.0)
+    assert math.isinf(INITIAL_RTT)
+
+
+@pytest.mark.parametrize(
+    ("rate", "rtt", "calls"),
+    [(200, 1.0, 1200), (200, 0.3, 1000), (200, 0.05, 1000), (1000, 0.05, 2000)],
+)
+def test_a_default_session_keeps_the_rate_busy_at_any_round_trip(
+    rate: int, rtt: float, calls: int
+) -> None:
+    """Within 1.05x of calls / rate + one round trip, 0 refused (a fixed cap of 64 in flight
+    made 1,000 ms at 200/s take 3x the floor, and the first wave was sized for 50 ms)."""
+
+    async def main() -> tuple[StrictServer, float, int]:
+        server = StrictServer(limit=rate, rtt=rtt)
+        async with session_on(server, rate_limit=rate, max_retries=0) as oa:
+            start = oa._clock.monotonic()
+            await _flood(oa, calls, workers=oa.max_concurrency)
+            elapsed = oa._clock.monotonic() - start
+            return server, elapsed, oa.in_flight_limit
+
+    server, elapsed, bound = on_virtual_clock(main)
+    assert server.refused == 0
+    assert len(server.stamps) == calls
+    assert most_in_any_second(server.stamps) <= rate
+    floor = calls / rate + rtt
+    assert elapsed <= 1.05 * floor, (elapsed, floor)
+    assert bound == adaptive_limit(rate, rtt)
