@@ -8,7 +8,10 @@ The floor of a job of ``calls`` calls is ``calls / rate`` plus one round trip (t
 from __future__ import annotations
 
 import math
+import random
 
+import anyio
+import httpx
 import pytest
 
 from tim_oa._adaptive import (
@@ -19,6 +22,7 @@ from tim_oa._adaptive import (
     next_rtt,
     open_file_budget,
 )
+from tim_oa.limiters import DEFAULT_SLACK
 
 from .test_ratelimit import StrictServer, _flood, most_in_any_second, on_virtual_clock, session_on
 
@@ -79,3 +83,45 @@ def test_a_default_session_keeps_the_rate_busy_at_any_round_trip(
     floor = calls / rate + rtt
     assert elapsed <= 1.05 * floor, (elapsed, floor)
     assert bound == adaptive_limit(rate, rtt)
+
+
+class JitteryServer(StrictServer):
+    """A strict server whose requests arrive after a delay varying in ``[0, spread]`` seconds."""
+
+    def __init__(self, spread: float, seed: int = 3, **options: float) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.spread = spread
+        self.rng = random.Random(seed)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(self.rng.random() * self.spread)
+        return await super().__call__(request)
+
+
+def _jittery_flood(spread: float, calls: int = 2000) -> tuple[JitteryServer, float]:
+    async def main() -> tuple[JitteryServer, float]:
+        server = JitteryServer(spread, limit=200, rtt=0.05)
+        async with session_on(server, max_retries=10) as oa:  # a refusal is retried
+            start = oa._clock.monotonic()
+            await _flood(oa, calls, workers=200)
+            return server, oa._clock.monotonic() - start
+
+    return on_virtual_clock(main)
+
+
+def test_the_slack_absorbs_delay_variation_up_to_itself_and_costs_one_percent() -> None:
+    """Window arithmetic: no window of 1 + slack s holds more than 200 grants, so arrivals whose
+    delays vary by at most the slack put at most 200 in any closed second. The price is
+    slack / (1 + slack) of the rate, not the 3 % a 0.97 margin cut."""
+    server, elapsed = _jittery_flood(DEFAULT_SLACK)
+    assert server.refused == 0
+    assert most_in_any_second(server.stamps) <= 200
+    assert elapsed <= (2000 / 200) * (1 + DEFAULT_SLACK) * 1.005 + 0.05 + DEFAULT_SLACK
+    assert elapsed <= 1.015 * (2000 / 200)  # a 3 % cut of the rate would take 10.3 s
+
+
+def test_a_delay_varying_well_beyond_the_slack_is_refused() -> None:
+    """The same flood with 3x the slack of variation: the strict server does refuse (so the
+    test above would see a slack too small)."""
+    server, _ = _jittery_flood(3 * DEFAULT_SLACK)
+    assert server.refused > 0
