@@ -106,7 +106,8 @@ def _jittery_flood(spread: float, calls: int = 2000) -> tuple[JitteryServer, flo
             await _flood(oa, calls, workers=200)
             return server, oa._clock.monotonic() - start
 
-    return on_virtual_clock(main)
+    result: tuple[JitteryServer, float] = on_virtual_clock(main)
+    return result
 
 
 def test_the_slack_absorbs_delay_variation_up_to_itself_and_costs_one_percent() -> None:

@@ -202,7 +202,7 @@ def test_cancelled_waiters_give_their_turns_back() -> None:
 
 
 def test_limiter_arguments_are_checked() -> None:
-    for kw, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"rate": 0}, "rate"),
         ({"rate": float("nan")}, "rate"),
         ({"rate": True}, "rate"),
@@ -214,7 +214,8 @@ def test_limiter_arguments_are_checked() -> None:
         ({"slack": 10}, "slack"),  # seconds, not milliseconds
         ({"slack": True}, "slack"),
         ({"clock": object()}, "clock"),
-    ]:
+    ]
+    for kw, field in cases:
         with pytest.raises(tim_oa.ValidationError) as info:
             LocalLimiter(**kw)
         assert info.value.field == field
