@@ -25,6 +25,7 @@ import httpx
 
 from ._clock import loop_key
 from ._errors import EventLoopError, SessionClosedError, TimOAError, ValidationError
+from ._pool import shard_pool
 from ._transport_body import ACCEPT_ENCODING, BodyError, BodyReader
 from ._transport_common import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -150,7 +151,7 @@ class HttpTransport(TransportBase):
         )
 
     def _new_client(self, timeout: httpx.Timeout) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+        client = httpx.AsyncClient(
             transport=self._transport,
             timeout=timeout,
             limits=httpx.Limits(
@@ -164,6 +165,8 @@ class HttpTransport(TransportBase):
             # Proxy variables and SSL_CERT_FILE are honoured, as users behind a proxy expect.
             trust_env=True,
         )
+        # Small pools in shards: httpcore's cost per request grows with its pool (_pool.py).
+        return client if self._transport is not None else shard_pool(client, self._max_connections)
 
     def _route_of(self, client: httpx.AsyncClient) -> httpx.AsyncBaseTransport | None:
         """The pool (or proxy) our own client would send ``base_url`` requests through.
