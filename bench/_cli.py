@@ -30,7 +30,7 @@ def all_rows() -> list[Row]:
     cpu = {row.id: row for row in _rows_cpu.rows()}
     order = [r for r in cpu.values() if r.id.startswith("cpu.")]
     order += _rows_pager.rows() + _rows_bulk.rows() + _rows_import.rows()
-    order += [r for r in cpu.values() if r.id.startswith("aiohttp.")]
+    order += [r for r in cpu.values() if r.id.startswith(("aiohttp.", "httpx2."))]
     order += _rows_fleet.rows()
     order += [r for r in cpu.values() if r.id.startswith("server.")]
     return order
