@@ -13,6 +13,7 @@ import random
 import anyio
 import httpx
 import pytest
+import trio
 
 from tim_oa._adaptive import (
     ADAPTIVE_MAX_RTT,
@@ -22,6 +23,7 @@ from tim_oa._adaptive import (
     next_rtt,
     open_file_budget,
 )
+from tim_oa._ratelimit import Pacer
 from tim_oa.limiters import DEFAULT_SLACK
 
 from .test_ratelimit import StrictServer, _flood, most_in_any_second, on_virtual_clock, session_on
@@ -98,10 +100,25 @@ class JitteryServer(StrictServer):
         return await super().__call__(request)
 
 
+class StallingClock:
+    """trio's virtual clock whose sleeps now and then (5 %) overshoot by ``stall`` s: a busy
+    event loop."""
+
+    def __init__(self, stall: float, seed: int = 7) -> None:
+        self.stall = stall
+        self.rng = random.Random(seed)
+
+    def monotonic(self) -> float:
+        return trio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds + (self.stall if self.rng.random() < 0.05 else 0.0))
+
+
 def _jittery_flood(spread: float, calls: int = 2000) -> tuple[JitteryServer, float]:
     async def main() -> tuple[JitteryServer, float]:
         server = JitteryServer(spread, limit=200, rtt=0.05)
-        async with session_on(server, max_retries=10) as oa:  # a refusal is retried
+        async with session_on(server, max_retries=10) as oa:  # refusals are retried
             start = oa._clock.monotonic()
             await _flood(oa, calls, workers=200)
             return server, oa._clock.monotonic() - start
@@ -126,3 +143,28 @@ def test_a_delay_varying_well_beyond_the_slack_is_refused() -> None:
     test above would see a slack too small)."""
     server, _ = _jittery_flood(3 * DEFAULT_SLACK)
     assert server.refused > 0
+
+
+def test_a_lagging_event_loop_widens_the_window_by_the_lag_it_sees() -> None:
+    """A loop that stalls wakes late and sends late. Here 5 % of pacing sleeps overshoot by
+    30 ms: the pacer widens its window by the largest overshoot of the last window, so even a
+    window 20 ms wider than 1 s + slack holds no more than the rate (it tolerates that much more
+    variation of the delay to the server). Without it the same grants put 204 there."""
+
+    async def main() -> list[float]:
+        pacer = Pacer(200.0, slack=DEFAULT_SLACK, clock=StallingClock(0.03))
+        stamps: list[float] = []
+
+        async def caller() -> None:
+            for _ in range(40):
+                await pacer.acquire()
+                stamps.append(trio.current_time())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(caller)
+        return stamps
+
+    stamps = on_virtual_clock(main)
+    assert most_in_any_second(stamps, 1 + DEFAULT_SLACK + 0.02) <= 200
+    assert max(stamps) - min(stamps) <= 1999 / 200 * 1.07  # it costs what the loop lags

@@ -2,7 +2,8 @@
 
 :class:`Pacer` spaces grants evenly, ``(1 + slack) / (rate x margin)`` seconds apart, and never
 lets more than ``floor(rate x margin)`` through in any window of ``1 + slack`` seconds, counted on
-the times the grants were actually made. Callers queue first in, first out; the caller at the head
+the times the grants were actually made (the window also widens by the largest overshoot of a
+pacing sleep in the last window, while the event loop lags). Callers queue first in, first out; the caller at the head
 sleeps until its slot and hands on to the next. A cancelled caller leaves the queue and has
 reserved nothing, so a cancelled burst costs the next caller nothing.
 
@@ -59,6 +60,8 @@ class Pacer:
         "_cap",
         "_clock",
         "_interval",
+        "_lag",
+        "_lag_at",
         "_loop",
         "_next",
         "_recent",
@@ -84,6 +87,11 @@ class Pacer:
         self._window = 1.0 + slack
         self._interval = self._window / planned
         self._cap = max(1, math.floor(planned))
+        # The largest overshoot of a pacing sleep in the last window: how far behind this event
+        # loop runs. A loop that wakes late also sends late, by varying amounts, so the window
+        # widens by it (only while the loop lags; a loop that keeps up overshoots ~1 ms).
+        self._lag = 0.0
+        self._lag_at = -math.inf
         self._recent: deque[float] = deque(maxlen=self._cap)  # times of the latest grants
         self._next = -math.inf  # earliest time of the next grant by spacing
         self._waiters: deque[_Waiter] = deque()
@@ -94,7 +102,7 @@ class Pacer:
         """The earliest time the next grant may be made (spacing and the window)."""
         recent = self._recent
         if len(recent) == self._cap:
-            window_end = recent[0] + self._window
+            window_end = recent[0] + self._window + self._lag
             if window_end > self._next:
                 return window_end
         return self._next
@@ -105,12 +113,14 @@ class Pacer:
         return (
             not self._waiters
             and now >= self._next
-            and (not recent or now >= recent[-1] + self._window)
+            and (not recent or now >= recent[-1] + self._window + self._lag)
         )
 
     async def acquire(self) -> None:
         """Wait for this caller's turn; return when the request may be sent."""
         now = self._clock.monotonic()
+        if self._lag and now - self._lag_at > self._window:
+            self._lag = 0.0  # the lag seen is older than a window: forget it
         if not self._waiters and now >= self._due():
             self._next = now + self._interval
             self._recent.append(now)
@@ -130,12 +140,14 @@ class Pacer:
         try:
             if waiter.event is not None:
                 await waiter.event.wait()  # set when this waiter reaches the head
+            slept = False
             while True:
                 due = self._due()
                 now = clock.monotonic()
                 if now >= due:
                     break
                 await clock.sleep(due - now)
+                slept = True
         except BaseException:
             if waiters and waiters[0] is waiter:
                 waiters.popleft()
@@ -143,6 +155,10 @@ class Pacer:
             else:
                 waiter.cancelled = True  # skipped when it reaches the head
             raise
+        if slept:
+            late = now - due
+            if late >= self._lag or now - self._lag_at > self._window:
+                self._lag, self._lag_at = late, now
         # Spaced from the slot's due time, not from a late wake-up, so a slow loop pass does not
         # cost throughput; the window still bounds any catching up.
         self._next = due + self._interval

@@ -56,7 +56,12 @@ network). If ``rate + 1`` arrivals fell within one closed second, their grants f
 most ``slack``: the allowance is for the *variation* of the delay (a constant delay costs nothing),
 an absolute time, the same at every rate. It costs ``slack / (1 + slack)`` of the rate: 1 % for
 10 ms (at 200/s one call every 5.05 ms, 200 in any 1.01 s). The earlier margin of 3 % of the rate
-bought about 31 ms of the same allowance."""
+bought about 31 ms of the same allowance.
+
+The event loop is the one source of that variation the limiter can see: a loop that stalls wakes
+its pacing sleeps late and sends late. So the window also widens by the largest overshoot of a
+pacing sleep in the last window (about 1 ms on a loop that keeps up, tens of ms on a busy one),
+which costs throughput only while the loop lags."""
 
 
 @runtime_checkable
