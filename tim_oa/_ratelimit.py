@@ -3,9 +3,9 @@
 :class:`Pacer` spaces grants evenly, ``(1 + slack) / (rate x margin)`` seconds apart, and never
 lets more than ``floor(rate x margin)`` through in any window of ``1 + slack`` seconds, counted on
 the times the grants were actually made (the window also widens by the largest overshoot of a
-pacing sleep in the last window, while the event loop lags). Callers queue first in, first out; the caller at the head
-sleeps until its slot and hands on to the next. A cancelled caller leaves the queue and has
-reserved nothing, so a cancelled burst costs the next caller nothing.
+pacing sleep in the last window, while the event loop lags). Callers queue first in, first out;
+the caller at the head sleeps until its slot and hands on to the next. A cancelled caller leaves
+the queue and has reserved nothing, so a cancelled burst costs the next caller nothing.
 
 :class:`Slots` bounds requests in flight. Taking a free slot does not yield to the event loop (a
 yield there costs a loop pass on every request); waiting for a busy one is cancellable and first
