@@ -105,7 +105,9 @@ def test_the_sessions_own_client_is_sharded_and_a_given_transport_is_not() -> No
     pool = oa._shared.transport.client._transport
     assert isinstance(pool, ShardedTransport)
     assert pool.shard_size == SHARD_SIZE and pool.max_shards == -(-500 // SHARD_SIZE)
-    small = tim_oa.Session(1, "admin", "sig", base_url="https://api.test", max_concurrency=4)
+    small = tim_oa.Session(
+        1, "admin", "sig", base_url="https://api.test", max_concurrency=SHARD_SIZE
+    )
     assert type(small._shared.transport.client._transport) is httpx.AsyncHTTPTransport
     mocked = tim_oa.Session(
         1, "admin", "sig", base_url="https://api.test", transport=httpx.MockTransport(print)
