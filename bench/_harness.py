@@ -13,6 +13,11 @@ metrics; a row sees each measurement as a :class:`Series` of its rounds: medians
 run minutes apart at most, so a change of load between rounds cancels out). A measurement whose
 ``requires`` names a missing feature is skipped, and so is every row that needs it (``n/a`` with
 the reason); a measurement that raises marks its rows as errors without stopping the others.
+
+Honest figures: every sample records the machine's 1-minute load average when it ended, and the
+table shows each row's range beside it. A row whose rounds spread more than :data:`MAX_SPREAD`
+(the largest minus the smallest value of a measurement's ``primary`` metric, over its median) is
+measured again, all its measurements interleaved for as many rounds again, and says so.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
+import os
 import statistics
 import sys
 import time
@@ -29,6 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Metrics = dict[str, float]
+
+MAX_SPREAD = 0.20
+"""A row whose rounds spread more than this (a share of the median) is measured again."""
+LOAD = "load_1m"
+"""The metric every sample gets: the 1-minute load average when it was taken."""
 
 
 @dataclass
@@ -57,6 +68,8 @@ class Measurement:
     requires: Callable[[Context], str | None] = lambda ctx: None
     max_samples: int | None = None
     """Measured in the first ``max_samples`` rounds only (memory: deterministic and slow)."""
+    primary: str | None = None
+    """The metric whose spread over the rounds decides a rerun (default ``cpu_us`` if given)."""
 
 
 @dataclass
@@ -110,6 +123,9 @@ class RowResult:
     outcome: Outcome | None
     status: str  # "pass", "FAIL", "info", "n/a", "error"
     reason: str = ""
+    load: str = ""  # the range of the load average over the row's samples
+    spread: float | None = None  # the largest spread of a primary metric over the rounds
+    reran: bool = False
 
 
 def select(rows: Sequence[Row], patterns: Iterable[str] | None) -> list[Row]:
@@ -141,10 +157,36 @@ def median_metrics(samples: list[Metrics]) -> Metrics:
     return out
 
 
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - not POSIX
+        return float("nan")
+
+
+def spread(samples: list[Metrics], metric: str) -> float | None:
+    """(largest - smallest) / median of ``metric`` over the samples; None under two samples."""
+    values = [s[metric] for s in samples if metric in s]
+    if len(values) < 2:
+        return None
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle else None
+
+
+def _primary(m: Measurement, samples: list[Metrics]) -> str | None:
+    if m.primary is not None:
+        return m.primary
+    return "cpu_us" if samples and "cpu_us" in samples[0] else None
+
+
 def run_rows(
     rows: Sequence[Row], ctx: Context, rounds: int, log: Callable[[str], None]
 ) -> tuple[list[RowResult], dict[str, Any]]:
-    """Measure every row's measurements over ``rounds`` interleaved rounds; summarize the rows."""
+    """Measure every row's measurements over ``rounds`` interleaved rounds; summarize the rows.
+
+    Rows whose rounds spread more than :data:`MAX_SPREAD` are then measured for ``rounds`` more
+    rounds (at least 2), their measurements interleaved as before.
+    """
     measurements: dict[str, Measurement] = {}
     for row in rows:
         for m in row.uses:
@@ -156,8 +198,8 @@ def run_rows(
             skipped[key] = reason
     errors: dict[str, str] = {}
     samples: dict[str, list[Metrics]] = {key: [] for key in measurements}
-    order = [key for key in measurements if key not in skipped]
-    for round_no in range(rounds):
+
+    def measure(order: list[str], round_no: int, total: int) -> None:
         keys = order if round_no % 2 == 0 else list(reversed(order))
         for key in keys:
             m = measurements[key]
@@ -172,12 +214,52 @@ def run_rows(
                 log(f"  {key}: error: {errors[key]}")
                 traceback.print_exc(file=sys.stderr)
                 continue
+            metrics[LOAD] = _load()
             samples[key].append(metrics)
             shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             log(
-                f"  round {round_no + 1}/{rounds} {key} "
+                f"  round {round_no + 1}/{total} {key} "
                 f"({time.perf_counter() - started:.1f} s): {shown}"
             )
+
+    order = [key for key in measurements if key not in skipped]
+    for round_no in range(rounds):
+        measure(order, round_no, rounds)
+
+    def row_spread(row: Row) -> float | None:
+        """The spread of what the row reports: for CPU rows the per-round ratio of its first
+        measurement to its second, else the first measurement's primary metric."""
+        first = samples[row.uses[0].key]
+        metric = _primary(row.uses[0], first)
+        if metric is None:
+            return None
+        if len(row.uses) > 1 and row.uses[0].primary is None:
+            second = samples[row.uses[1].key]
+            pairs = [
+                {metric: a[metric] / b[metric]}
+                for a, b in zip(first, second, strict=False)
+                if metric in a and b.get(metric)
+            ]
+            if pairs and len(pairs) == min(len(first), len(second)):
+                return spread(pairs, metric)
+        return spread(first, metric)
+
+    rerun_rows = [
+        row
+        for row in rows
+        if (value := row_spread(row)) is not None
+        and value > MAX_SPREAD
+        and not any(m.key in skipped or m.key in errors for m in row.uses)
+    ]
+    rerun_keys = [key for key in order if any(m.key == key for r in rerun_rows for m in r.uses)]
+    if rerun_keys:
+        extra = max(2, rounds)
+        log(
+            f"rerunning {len(rerun_rows)} rows whose rounds spread over {MAX_SPREAD:.0%}: "
+            + ", ".join(r.id for r in rerun_rows)
+        )
+        for round_no in range(extra):
+            measure(rerun_keys, round_no, extra)
     series = {key: Series(s) for key, s in samples.items() if s}
     results = []
     for row in rows:
@@ -185,16 +267,22 @@ def run_rows(
         failed = [m.key for m in row.uses if m.key in errors]
         if missing:
             results.append(RowResult(row, None, "n/a", skipped[missing[0]]))
-        elif failed:
+            continue
+        if failed:
             results.append(RowResult(row, None, "error", errors[failed[0]]))
-        else:
-            try:
-                outcome = row.summarize([series[m.key] for m in row.uses])
-            except Exception as exc:
-                results.append(RowResult(row, None, "error", f"{type(exc).__name__}: {exc}"))
-                continue
-            status = "info" if outcome.passed is None else ("pass" if outcome.passed else "FAIL")
-            results.append(RowResult(row, outcome, status))
+            continue
+        loads = [s[LOAD] for m in row.uses for s in samples[m.key] if LOAD in s]
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else ""
+        row_sp, reran = row_spread(row), row in rerun_rows
+        try:
+            outcome = row.summarize([series[m.key] for m in row.uses])
+        except Exception as exc:
+            results.append(
+                RowResult(row, None, "error", f"{type(exc).__name__}: {exc}", load, row_sp, reran)
+            )
+            continue
+        status = "info" if outcome.passed is None else ("pass" if outcome.passed else "FAIL")
+        results.append(RowResult(row, outcome, status, "", load, row_sp, reran))
     medians = {key: value.medians for key, value in series.items()}
     raw = {"samples": samples, "medians": medians, "skipped": skipped, "errors": errors}
     return results, raw
@@ -202,7 +290,7 @@ def run_rows(
 
 def format_table(results: Sequence[RowResult]) -> str:
     """The results as one plain-text table (markdown-compatible)."""
-    header = ("row", "what", "target", "measured", "ratio", "result")
+    header = ("row", "what", "target", "measured", "ratio", "result", "load", "spread")
     lines: list[tuple[str, ...]] = []
     for r in results:
         o = r.outcome
@@ -214,7 +302,10 @@ def format_table(results: Sequence[RowResult]) -> str:
             measured = o.measured + (f" ({o.note})" if o.note else "")
             ratio = "" if o.ratio is None else f"{o.ratio:.2f}x"
             result = r.status
-        lines.append((r.row.id, r.row.title, r.row.target, measured, ratio, result))
+        spread_text = "" if r.spread is None else f"{r.spread:.0%}"
+        spread_text += " (rerun)" if r.reran else ""
+        cells = (r.row.id, r.row.title, r.row.target, measured, ratio, result, r.load, spread_text)
+        lines.append(cells)
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     widths[3] = min(widths[3], 70)
 
@@ -239,4 +330,7 @@ def result_dict(r: RowResult) -> dict[str, Any]:
         "ratio": None if o is None else o.ratio,
         "note": None if o is None else o.note,
         "uses": [m.key for m in r.row.uses],
+        "load": r.load,
+        "spread": r.spread,
+        "reran": r.reran,
     }

@@ -9,6 +9,7 @@ a call, not pacing. Everything else is the session's default.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -139,6 +140,20 @@ def _httpx2_backend_missing(ctx: Context) -> str | None:
     return cached or None
 
 
+def _httpx2_missing(ctx: Context) -> str | None:
+    try:
+        import httpx2  # noqa: F401
+    except ImportError:
+        return "n/a: httpx2 is not installed"
+    return None
+
+
+def _bare_httpx2(ctx: Context) -> Any:
+    import httpx2
+
+    return C.BareHttpx(ctx.server.base_url, module=httpx2)
+
+
 def _uvicorn_missing(ctx: Context) -> str | None:
     try:
         import httptools  # noqa: F401
@@ -195,24 +210,74 @@ LIB_DEFAULT_50 = _cpu_measurement(
     50,
     calls=600,
 )
-# Other ways to configure bare httpx for 50 callers; the cheapest one is the baseline.
+# The ways to configure bare httpx for 50 callers, the cheapest one being the baseline: httpx's
+# defaults, a pool of 10, and a semaphore of 5, 10 or 16 in front of a pool that size.
+HTTPX_SETUPS: list[tuple[str, Callable[[str], Any]]] = [
+    ("httpx default", lambda url: C.BareHttpx(url)),
+    ("pool 10", lambda url: C.BareHttpx(url, limits=httpx.Limits(max_connections=10))),
+    *((f"semaphore {k}", functools.partial(C.LimitedHttpx, limit=k)) for k in (5, 10, 16)),
+]
+SETUP_KEYS = ["default", "pool10", "sem5", "sem10", "sem16"]
+
+
+def _get_info(client: Any) -> Awaitable[Any]:
+    call: Awaitable[Any] = client.call("get_official_account_info", CALL_BODY)
+    return call
+
+
+def _setup(make: Callable[[str], Any], rate: float | None = None) -> Callable[[Context], Any]:
+    def build(ctx: Context) -> Any:
+        client = make(ctx.server.base_url)
+        return client if rate is None else C.Paced(client, rate)
+
+    return build
+
+
+# Unpaced: the session with the limiter that never waits (LIB_CALL[50]) against each set-up.
 HTTPX_CONFIGS_50 = [
     _cpu_measurement(
-        "httpx.get_info.50.pool10",
-        _bare(C.BareHttpx, limits=httpx.Limits(max_connections=10)),
-        lambda c: c.call("get_official_account_info", CALL_BODY),
+        f"httpx.get_info.50.{key}",
+        _setup(make),
+        _get_info,
         50,
-    ),
-    *(
-        _cpu_measurement(
-            f"httpx.get_info.50.sem{k}",
-            _bare(C.LimitedHttpx, k),
-            lambda c: c.call("get_official_account_info", CALL_BODY),
-            50,
-        )
-        for k in (10, 16)
-    ),
+    )
+    for key, (_, make) in zip(SETUP_KEYS, HTTPX_SETUPS, strict=True)
 ]
+# Paced like the default session (200 calls/s): like with like.
+PACED_CONFIGS_50 = [
+    _cpu_measurement(
+        f"httpx.get_info.50.{key}.paced",
+        _setup(make, 200),
+        _get_info,
+        50,
+        calls=600,
+    )
+    for key, (_, make) in zip(SETUP_KEYS, HTTPX_SETUPS, strict=True)
+]
+LIB_AIOHTTP_ADD = _cpu_measurement(
+    "lib_aiohttp.add100.10",
+    _lib(backend="aiohttp"),
+    lambda oa: oa.add_subscribers(C.ACCOUNT, ADD_IDS),
+    10,
+    calls=600,
+    check=_check_add,
+    requires=lambda ctx: _aiohttp_backend_missing(ctx),
+)
+BARE_AIOHTTP_ADD = _cpu_measurement(
+    "aiohttp.add100.10",
+    _bare(C.BareAiohttp),
+    _bare_add,
+    10,
+    calls=600,
+    check=_check_add_bare,
+    requires=lambda ctx: _aiohttp_missing(ctx),
+)
+BARE_HTTPX2 = {
+    n: _cpu_measurement(
+        f"httpx2.get_info.{n}", _bare_httpx2, _get_info, n, requires=_httpx2_missing
+    )
+    for n in (10, 50)
+}
 BARE_AIOHTTP = {
     n: _cpu_measurement(
         f"aiohttp.get_info.{n}",
@@ -278,7 +343,7 @@ def _server_note(medians: list[Series]) -> str:
 
 def _cheapest(medians: list[Series]) -> Outcome:
     lib, configs = medians[0], medians[1:]
-    names = ["httpx default", "pool 10", "semaphore 10", "semaphore 16"]
+    names = [name for name, _ in HTTPX_SETUPS]
     best = min(range(len(configs)), key=lambda i: configs[i]["cpu_us"])
     ratio = paired_ratio(lib, configs[best], "cpu_us")
     return Outcome(
@@ -352,9 +417,18 @@ def rows() -> list[Row]:
     out.append(
         Row(
             "cpu.config.50",
-            "default Session vs cheapest bare httpx config, 50 callers",
+            "default Session vs cheapest bare httpx set-up, 50 callers, all paced at 200/s",
             "≤ 1.15x",
-            [LIB_DEFAULT_50, BARE_GET[50], *HTTPX_CONFIGS_50],
+            [LIB_DEFAULT_50, *PACED_CONFIGS_50],
+            _cheapest,
+        )
+    )
+    out.append(
+        Row(
+            "cpu.config.50.unpaced",
+            "call() (limiter never waits) vs cheapest bare httpx set-up, 50 callers, unpaced",
+            "≤ 1.15x",
+            [LIB_CALL[50], *HTTPX_CONFIGS_50],
             _cheapest,
         )
     )
@@ -368,6 +442,28 @@ def rows() -> list[Row]:
                 f"{ms[0]['cpu_us']:.0f} vs {ms[1]['cpu_us']:.0f} µs/call",
                 paired_ratio(ms[0], ms[1], "cpu_us"),
             ),
+        )
+    )
+    for n in (10, 50):
+        out.append(
+            Row(
+                f"httpx2.bare.{n}",
+                f"bare httpx2 (its own pool) vs bare httpx CPU/call, {n} in flight",
+                "(info)",
+                [BARE_HTTPX2[n], BARE_GET[n]],
+                lambda ms: Outcome(
+                    f"{ms[0]['cpu_us']:.0f} vs {ms[1]['cpu_us']:.0f} µs/call",
+                    paired_ratio(ms[0], ms[1], "cpu_us"),
+                ),
+            )
+        )
+    out.append(
+        Row(
+            "aiohttp.add100.10",
+            'Session(backend="aiohttp").add_subscribers(100 ids) vs bare aiohttp, 10 in flight',
+            "≤ 1.20x",
+            [LIB_AIOHTTP_ADD, BARE_AIOHTTP_ADD],
+            cpu_ratio(1.20),
         )
     )
     for n in (10, 50):

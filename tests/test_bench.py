@@ -149,3 +149,23 @@ def test_quick_run_prints_the_table_and_writes_json(tmp_path: pathlib.Path) -> N
     assert [row["id"] for row in document["rows"]] == ["cpu.call.1", "aiohttp.session.10"]
     ratio = document["rows"][0]["ratio"]
     assert isinstance(ratio, float) and ratio > 0
+
+
+def test_a_row_whose_rounds_spread_is_measured_again_and_shows_its_load() -> None:
+    from bench._harness import Context, format_table, run_rows, spread
+
+    noisy = iter([100.0, 150.0, 100.0, 100.0, 100.0, 100.0])
+    calm = Measurement("calm", lambda ctx: {"cpu_us": 100.0})
+    wild = Measurement("wild", lambda ctx: {"cpu_us": next(noisy)})
+    rows = [
+        Row("a.calm", "calm", "", [calm], lambda ms: Outcome("x", 1.0, True)),
+        Row("a.wild", "wild", "", [wild, calm], lambda ms: Outcome("y", 1.0, True)),
+    ]
+    ctx = Context(server=None, quick=True, stack=None)  # type: ignore[arg-type]
+    results, raw = run_rows(rows, ctx, 2, lambda message: None)
+    assert [r.reran for r in results] == [False, True]
+    assert len(raw["samples"]["wild"]) == 4 and len(raw["samples"]["calm"]) == 4
+    assert all("load_1m" in sample for sample in raw["samples"]["calm"])
+    assert spread([{"v": 1.0}, {"v": 1.5}], "v") == pytest.approx(0.4)
+    table = format_table(results)
+    assert "load" in table.splitlines()[0] and "(rerun)" in table

@@ -22,7 +22,7 @@ import trio.testing
 
 import tim_oa
 from tim_oa._ratelimit import KeyedPacers, Pacer
-from tim_oa.limiters import DEFAULT_MARGIN, LocalLimiter
+from tim_oa.limiters import DEFAULT_MARGIN, DEFAULT_SLACK, LocalLimiter
 
 from .conftest import BASE_URL, ok
 
@@ -31,12 +31,17 @@ def on_virtual_clock(func: Callable[[], Awaitable[Any]]) -> Any:
     return trio.run(func, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-def most_in_any_second(stamps: list[float]) -> int:
-    """The largest number of stamps in any closed window [t - 1, t]."""
+def interval(rate: float) -> float:
+    """The default limiter's spacing at ``rate``: 1 + slack seconds over rate x margin."""
+    return (1 + DEFAULT_SLACK) / (rate * DEFAULT_MARGIN)
+
+
+def most_in_any_second(stamps: list[float], width: float = 1.0) -> int:
+    """The largest number of stamps in any closed window [t - width, t]."""
     stamps = sorted(stamps)
     best = start = 0
     for end, t in enumerate(stamps):
-        while stamps[start] < t - 1.0 - 1e-9:
+        while stamps[start] < t - width - 1e-9:
             start += 1
         best = max(best, end - start + 1)
     return best
@@ -155,10 +160,12 @@ class LateClock:
 
 def test_pacer_catches_up_on_late_wakeups_but_never_passes_the_window() -> None:
     """Wake-ups up to 3 intervals late: throughput stays at the planned rate, and no closed
-    one-second window ever sees more than floor(rate x margin) grants."""
+    window of 1 + slack seconds ever sees more than floor(rate x margin) grants."""
 
     async def main() -> list[float]:
-        pacer = Pacer(200.0, margin=DEFAULT_MARGIN, clock=LateClock(late=3 / 194))
+        pacer = Pacer(
+            200.0, margin=DEFAULT_MARGIN, slack=DEFAULT_SLACK, clock=LateClock(late=3 / 200)
+        )
         stamps: list[float] = []
 
         async def caller() -> None:
@@ -173,8 +180,8 @@ def test_pacer_catches_up_on_late_wakeups_but_never_passes_the_window() -> None:
 
     stamps = on_virtual_clock(main)
     assert len(stamps) == 2000
-    assert most_in_any_second(stamps) <= 194
-    ideal = 1999 / (200 * DEFAULT_MARGIN)
+    assert most_in_any_second(stamps, 1 + DEFAULT_SLACK) <= 200
+    ideal = 1999 * interval(200)
     assert max(stamps) - min(stamps) <= ideal * 1.03
 
 
@@ -195,7 +202,7 @@ def test_cancelled_waiters_give_their_turns_back() -> None:
 
 
 def test_limiter_arguments_are_checked() -> None:
-    for kw, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"rate": 0}, "rate"),
         ({"rate": float("nan")}, "rate"),
         ({"rate": True}, "rate"),
@@ -203,8 +210,12 @@ def test_limiter_arguments_are_checked() -> None:
         ({"send_rate": float("inf")}, "send_rate"),
         ({"margin": 0}, "margin"),
         ({"margin": 1.5}, "margin"),
+        ({"slack": -0.01}, "slack"),
+        ({"slack": 10}, "slack"),  # seconds, not milliseconds
+        ({"slack": True}, "slack"),
         ({"clock": object()}, "clock"),
-    ]:
+    ]
+    for kw, field in cases:
         with pytest.raises(tim_oa.ValidationError) as info:
             LocalLimiter(**kw)
         assert info.value.field == field
@@ -212,7 +223,7 @@ def test_limiter_arguments_are_checked() -> None:
 
 def test_local_limiter_budgets_are_per_app_and_command() -> None:
     async def main() -> list[float]:
-        limiter = LocalLimiter(rate=10, margin=1.0)
+        limiter = LocalLimiter(rate=10, margin=1.0, slack=0)
         stamps = []
         for app, command in [(1, "a"), (2, "a"), (1, "b"), (1, "a")]:
             await limiter.acquire(command, app=app)
@@ -248,8 +259,8 @@ def test_session_rate_limit_is_per_command_and_shared_by_tasks() -> None:
     for command in ("destroy_official_account", "modify_subscriber_info"):
         times = stamps[command]
         assert len(times) == 10
-        # Each command is spaced at 1/(20 x margin) s on its own; the two don't queue on each other.
-        assert times[-1] - times[0] == pytest.approx(9 / (20 * DEFAULT_MARGIN), abs=1e-6)
+        # Each command is spaced at (1 + slack) / 20 s on its own, not queued behind the other.
+        assert times[-1] - times[0] == pytest.approx(9 * interval(20), abs=1e-6)
 
 
 def test_rate_limit_none_disables() -> None:
@@ -280,8 +291,8 @@ async def _flood(oa: tim_oa.Session, calls: int, workers: int = 100) -> None:
 def test_strict_sliding_window_server_never_refuses_and_throughput_holds(
     rtt: float, calls: int
 ) -> None:
-    """The default session (adaptive in-flight bound, limiter with margin) at several round
-    trips: 0 refusals, and the elapsed time within 3 % of calls / (200 x margin)."""
+    """The default session (adaptive in-flight bound, limiter with its slack) at several round
+    trips: 0 refusals, and the elapsed time within 3 % of the limiter's spacing."""
 
     async def main() -> StrictServer:
         server = StrictServer(limit=200, rtt=rtt)
@@ -293,7 +304,7 @@ def test_strict_sliding_window_server_never_refuses_and_throughput_holds(
     assert server.refused == 0
     assert len(server.stamps) == calls
     assert most_in_any_second(server.stamps) <= 200
-    ideal = (calls - 1) / (200 * DEFAULT_MARGIN)
+    ideal = (calls - 1) * interval(200)
     assert max(server.stamps) - min(server.stamps) <= ideal * 1.03
 
 
@@ -308,7 +319,7 @@ def test_adaptive_bound_follows_the_round_trip() -> None:
         return before, after, fixed
 
     before, after, fixed = on_virtual_clock(main)
-    assert before == 13  # 200/s x 50 ms (assumed until measured) x 1.25
+    assert before == 500  # not yet measured: the ceiling, 200/s x 2 s x 1.25 (the limiter paces)
     assert after == 50  # 200/s x 200 ms x 1.25
     assert fixed == 7
 
@@ -329,7 +340,7 @@ def test_a_cancelled_burst_leaves_no_reservations() -> None:
             return anyio.current_time() - start
 
     waited = on_virtual_clock(main)
-    assert waited <= 1 / (200 * DEFAULT_MARGIN) + 0.02 + 1e-6  # one interval plus the round trip
+    assert waited <= interval(200) + 0.02 + 1e-6  # one interval plus the round trip
 
 
 def test_cancelled_sends_leave_no_pacing_reservations() -> None:
@@ -351,7 +362,7 @@ def test_cancelled_sends_leave_no_pacing_reservations() -> None:
             return anyio.current_time() - start
 
     waited = on_virtual_clock(main)
-    assert waited <= 1 / DEFAULT_MARGIN - 0.2 + 1e-6
+    assert waited <= interval(1) - 0.2 + 1e-6
 
 
 def test_with_options_shares_the_limiter_while_settings_are_equal() -> None:
@@ -373,7 +384,7 @@ def test_with_options_shares_the_limiter_while_settings_are_equal() -> None:
 
     stamps = on_virtual_clock(main)
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(stamps)]
-    assert gaps == [round(1 / (10 * DEFAULT_MARGIN), 6)] * 3
+    assert gaps == [round(interval(10), 6)] * 3
 
 
 def test_a_custom_limiter_is_asked_for_every_attempt_and_send() -> None:
@@ -477,5 +488,5 @@ def test_without_a_rate_the_adaptive_bound_keeps_the_pool_small() -> None:
         return bounds[0], bounds[1]
 
     unlimited, limited = on_virtual_clock(main)
-    assert unlimited == 16  # nothing to size it by: a small pool, not the cap of 64
+    assert unlimited == 16  # nothing to size it by: a small pool, not the ceiling
     assert limited == 50  # the same round trip with a rate: 200/s x 200 ms x 1.25

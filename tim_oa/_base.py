@@ -19,7 +19,6 @@ which held the signed URL.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _limits as L
+from ._adaptive import INITIAL_RTT, adaptive_ceiling, adaptive_limit, next_rtt
 from ._clock import Clock
 from ._errors import SessionClosedError, TimOAError, UserSigExpiredError, ValidationError
 from ._observe import NO_CALL, Observer, check_observers, make_hub
@@ -71,17 +71,6 @@ logger = logging.getLogger("tim_oa")
 _COMMAND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _CLOSED = "the session is closed"
 
-ADAPTIVE_MIN = 4
-"""The adaptive in-flight bound never goes below this."""
-ADAPTIVE_CAP = 64
-"""The adaptive in-flight bound never goes above this; also the pool size it opens at most."""
-ADAPTIVE_UNLIMITED = 16
-"""The in-flight bound when no rate is known (``rate_limit=None``, or a limiter without ``rate``):
-nothing to size it by, so the pool stays small (httpx's cost per request rises with its size)."""
-ADAPTIVE_HEADROOM = 1.25
-"""In flight = rate x round trip x this: room for the limiter's waits inside the slots."""
-_INITIAL_RTT = 0.05  # seconds, until the first answer is timed
-_RTT_WEIGHT = 0.2  # weight of each new round trip in the moving average
 USERSIG_TIMEOUT = 10.0
 """Seconds a usersig provider may take, unless ``timeout=`` says otherwise."""
 
@@ -94,13 +83,7 @@ class _Shared:
         self.closed = False
         self.local_limiters: dict[tuple[float | None, float | None], LocalLimiter] = {}
         self.slots: dict[int | None, Slots] = {}  # by max_concurrency (None: adaptive)
-        self.rtt = _INITIAL_RTT  # moving average of successful attempts' round trips
-
-
-def _adaptive_limit(rate: float | None, rtt: float) -> int:
-    if rate is None:
-        return ADAPTIVE_UNLIMITED
-    return min(ADAPTIVE_CAP, max(ADAPTIVE_MIN, math.ceil(rate * rtt * ADAPTIVE_HEADROOM)))
+        self.rtt = INITIAL_RTT  # moving average of successful attempts' round trips
 
 
 class BaseSession:
@@ -204,6 +187,9 @@ class BaseSession:
         if max_concurrency is not None:
             check_count(max_concurrency, "max_concurrency", minimum=1)
         self._concurrency: int | None = max_concurrency  # type: ignore[assignment]
+        custom = self._custom_limiter
+        rate = self.rate_limit if custom is None else getattr(custom, "rate", None)
+        self._sizing_rate: float | None = rate if isinstance(rate, (int, float)) else None
         if shared is not None:
             self._bind(shared)
 
@@ -222,11 +208,9 @@ class BaseSession:
                     self.rate_limit, self.send_rate, clock=self._clock
                 )
             self._limiter = local
-        rate = getattr(self._limiter, "rate", None) if self._limiter is not None else None
-        self._sizing_rate: float | None = rate if isinstance(rate, (int, float)) else None
         slots = shared.slots.get(self._concurrency)
         if slots is None:
-            limit = self._concurrency or _adaptive_limit(self._sizing_rate, shared.rtt)
+            limit = self._concurrency or adaptive_limit(self._sizing_rate, shared.rtt)
             slots = shared.slots[self._concurrency] = Slots(limit)
         self._slots = slots
 
@@ -266,8 +250,8 @@ class BaseSession:
 
     @property
     def max_concurrency(self) -> int:
-        """The most requests this session has in flight: the fixed bound, or the adaptive cap."""
-        return self._concurrency or ADAPTIVE_CAP
+        """Most requests in flight: the fixed bound, or the adaptive ceiling."""
+        return self._concurrency or adaptive_ceiling(self._sizing_rate)
 
     @property
     def in_flight_limit(self) -> int:
@@ -342,8 +326,8 @@ class BaseSession:
 
     def _observe_round_trip(self, seconds: float) -> None:
         shared = self._shared
-        shared.rtt += _RTT_WEIGHT * (seconds - shared.rtt)
-        limit = _adaptive_limit(self._sizing_rate, shared.rtt)
+        shared.rtt = next_rtt(shared.rtt, seconds)
+        limit = adaptive_limit(self._sizing_rate, shared.rtt)
         if limit != self._slots.limit:
             self._slots.limit = limit
 

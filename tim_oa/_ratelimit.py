@@ -1,10 +1,11 @@
 """Pacing and in-flight bounds: the two primitives under the session's request loop.
 
-:class:`Pacer` spaces grants evenly at ``rate x margin`` per second and never lets more than
-``floor(rate x margin)`` through in any one-second window, counted on the times the grants were
-actually made. Callers queue first in, first out; the caller at the head sleeps until its slot and
-hands on to the next. A cancelled caller leaves the queue and has reserved nothing, so a cancelled
-burst costs the next caller nothing.
+:class:`Pacer` spaces grants evenly, ``(1 + slack) / (rate x margin)`` seconds apart, and never
+lets more than ``floor(rate x margin)`` through in any window of ``1 + slack`` seconds, counted on
+the times the grants were actually made (the window also widens by the largest overshoot of a
+pacing sleep in the last window, while the event loop lags). Callers queue first in, first out;
+the caller at the head sleeps until its slot and hands on to the next. A cancelled caller leaves
+the queue and has reserved nothing, so a cancelled burst costs the next caller nothing.
 
 :class:`Slots` bounds requests in flight. Taking a free slot does not yield to the event loop (a
 yield there costs a loop pass on every request); waiting for a busy one is cancellable and first
@@ -44,24 +45,53 @@ def _wake_next(waiters: deque[_Waiter]) -> None:
 
 
 class Pacer:
-    """Lets callers through at most ``rate x margin`` per second, first in, first out.
+    """Lets ``rate x margin`` callers through per ``1 + slack`` seconds, first in, first out.
 
     Args:
         rate: The rate the other side enforces, per second.
-        margin: The share of ``rate`` to plan for (``0 < margin <= 1``); the rest absorbs the
-            delay between a grant and the request reaching the server.
+        margin: The share of ``rate`` to plan for (``0 < margin <= 1``).
+        slack: Seconds added to the one-second window the grants are counted in (``>= 0``):
+            the variation of the delay between a grant and the request reaching the server that
+            the other side's count can absorb (see :data:`tim_oa.limiters.DEFAULT_SLACK`).
         clock: Where time is read and slept.
     """
 
-    __slots__ = ("_cap", "_clock", "_interval", "_loop", "_next", "_recent", "_waiters", "rate")
+    __slots__ = (
+        "_cap",
+        "_clock",
+        "_interval",
+        "_lag",
+        "_lag_at",
+        "_loop",
+        "_next",
+        "_recent",
+        "_waiters",
+        "_window",
+        "rate",
+    )
 
-    def __init__(self, rate: float, *, margin: float = 1.0, clock: Clock = DEFAULT_CLOCK) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin: float = 1.0,
+        slack: float = 0.0,
+        clock: Clock = DEFAULT_CLOCK,
+    ) -> None:
         planned = rate * margin
         if not planned > 0 or math.isinf(planned):
             raise ValueError("rate x margin must be a positive finite number")
+        if not 0 <= slack < math.inf:
+            raise ValueError("slack must be a non-negative finite number of seconds")
         self.rate = rate
-        self._interval = 1.0 / planned
+        self._window = 1.0 + slack
+        self._interval = self._window / planned
         self._cap = max(1, math.floor(planned))
+        # The largest overshoot of a pacing sleep in the last window: how far behind this event
+        # loop runs. A loop that wakes late also sends late, by varying amounts, so the window
+        # widens by it (only while the loop lags; a loop that keeps up overshoots ~1 ms).
+        self._lag = 0.0
+        self._lag_at = -math.inf
         self._recent: deque[float] = deque(maxlen=self._cap)  # times of the latest grants
         self._next = -math.inf  # earliest time of the next grant by spacing
         self._waiters: deque[_Waiter] = deque()
@@ -69,10 +99,10 @@ class Pacer:
         self._clock = clock
 
     def _due(self) -> float:
-        """The earliest time the next grant may be made (spacing and the one-second window)."""
+        """The earliest time the next grant may be made (spacing and the window)."""
         recent = self._recent
         if len(recent) == self._cap:
-            window_end = recent[0] + 1.0
+            window_end = recent[0] + self._window + self._lag
             if window_end > self._next:
                 return window_end
         return self._next
@@ -80,11 +110,17 @@ class Pacer:
     def is_idle(self, now: float) -> bool:
         """True when nobody waits and forgetting this pacer could not break the rate."""
         recent = self._recent
-        return not self._waiters and now >= self._next and (not recent or now >= recent[-1] + 1.0)
+        return (
+            not self._waiters
+            and now >= self._next
+            and (not recent or now >= recent[-1] + self._window + self._lag)
+        )
 
     async def acquire(self) -> None:
         """Wait for this caller's turn; return when the request may be sent."""
         now = self._clock.monotonic()
+        if self._lag and now - self._lag_at > self._window:
+            self._lag = 0.0  # the lag seen is older than a window: forget it
         if not self._waiters and now >= self._due():
             self._next = now + self._interval
             self._recent.append(now)
@@ -104,12 +140,14 @@ class Pacer:
         try:
             if waiter.event is not None:
                 await waiter.event.wait()  # set when this waiter reaches the head
+            slept = False
             while True:
                 due = self._due()
                 now = clock.monotonic()
                 if now >= due:
                     break
                 await clock.sleep(due - now)
+                slept = True
         except BaseException:
             if waiters and waiters[0] is waiter:
                 waiters.popleft()
@@ -117,8 +155,12 @@ class Pacer:
             else:
                 waiter.cancelled = True  # skipped when it reaches the head
             raise
+        if slept:
+            late = now - due
+            if late >= self._lag or now - self._lag_at > self._window:
+                self._lag, self._lag_at = late, now
         # Spaced from the slot's due time, not from a late wake-up, so a slow loop pass does not
-        # cost throughput; the one-second window still bounds any catching up.
+        # cost throughput; the window still bounds any catching up.
         self._next = due + self._interval
         self._recent.append(now)
         waiters.popleft()
@@ -128,14 +170,22 @@ class Pacer:
 class KeyedPacers:
     """One :class:`Pacer` per key (e.g. per Official Account), created on first use."""
 
-    __slots__ = ("_clock", "_margin", "_pacers", "rate")
+    __slots__ = ("_clock", "_margin", "_pacers", "_slack", "rate")
 
     _PRUNE_ABOVE = 10_000
 
-    def __init__(self, rate: float, *, margin: float = 1.0, clock: Clock = DEFAULT_CLOCK) -> None:
-        Pacer(rate, margin=margin, clock=clock)  # validates the arguments
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin: float = 1.0,
+        slack: float = 0.0,
+        clock: Clock = DEFAULT_CLOCK,
+    ) -> None:
+        Pacer(rate, margin=margin, slack=slack, clock=clock)  # validates the arguments
         self.rate = rate
         self._margin = margin
+        self._slack = slack
         self._clock = clock
         self._pacers: dict[object, Pacer] = {}
 
@@ -145,7 +195,9 @@ class KeyedPacers:
         if pacer is None:
             if len(self._pacers) >= self._PRUNE_ABOVE:
                 self._prune()
-            pacer = self._pacers[key] = Pacer(self.rate, margin=self._margin, clock=self._clock)
+            pacer = self._pacers[key] = Pacer(
+                self.rate, margin=self._margin, slack=self._slack, clock=self._clock
+            )
         await pacer.acquire()
 
     def _prune(self) -> None:

@@ -309,6 +309,7 @@ class RedisLimiter:
             None if self.send_rate is None else self.send_rate * share,
             clock=self._clock,
             margin=self.margin,
+            slack=0.0,  # the margin already leaves the room
         )
         self._down: str | None = None  # why Redis counts as unavailable, during an outage
         self._next_probe = -math.inf

@@ -51,9 +51,10 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
         rate_limit: Calls per second per command across all tasks of the session (default 200,
             the documented limit); ``None`` disables the limiter.
         max_concurrency: Requests in flight at once. ``None`` (default) follows the measured
-            round trip: about ``rate_limit`` x round trip x 1.25, at least 4, at most 64 (16
-            when ``rate_limit`` is ``None``). An int fixes it. Also the most connections the
-            session's own pool opens.
+            round trip: about ``rate_limit`` x round trip x 1.25, at least 4, at most enough for
+            a 2 s round trip at the rate (500 at 200/s; 16 when ``rate_limit`` is ``None``), and
+            that ceiling until the first answer is timed. An int fixes it. Also the most
+            connections the session's own pool opens.
         send_rate: Broadcasts per second per account (default 1, the documented limit); ``None``
             disables pacing.
         limiter: A :class:`tim_oa.limiters.Limiter` that paces calls and broadcasts instead of

@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from ._errors import ValidationError
+from ._pool import shard_pool
 from ._transport_base import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -145,7 +146,7 @@ class HttpTransport(TransportBase):
 
     def _new_client(self, timeout: httpx.Timeout) -> Any:
         lib = self._lib
-        return lib.AsyncClient(
+        client = lib.AsyncClient(
             transport=self._transport,
             timeout=lib.Timeout(**timeout.as_dict()),
             limits=lib.Limits(
@@ -159,6 +160,8 @@ class HttpTransport(TransportBase):
             # Proxy variables and SSL_CERT_FILE are honoured, as users behind a proxy expect.
             trust_env=True,
         )
+        # Small pools in shards: httpcore's cost per request grows with its pool (_pool.py).
+        return client if self._transport is not None else shard_pool(client, self._max_connections)
 
     def _route_of(self, client: Any) -> Any:
         """The pool (or proxy) our own client would send ``base_url`` requests through.
