@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from . import _limits as L
 from ._accounts import AccountsMixin
+from ._base import USERSIG_TIMEOUT, _Shared
+from ._clock import Clock
 from ._login import ImportsMixin
 from ._messages import MessagesMixin
+from ._observe import Observer, check_observers, make_hub
+from ._options import (
+    UNSET,
+    check_clock,
+    check_limiter_options,
+    resolve_base_url,
+    resolve_retry,
+    timeout_seconds,
+)
+from ._regions import Region
+from ._retry import RetryPolicy
 from ._subscribers import SubscribersMixin
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, client_timeout, make_transport
+from ._usersig import UserSigProvider, as_usersig_source
+from ._validation import check_count, check_identifier, check_region, check_sdkappid
+from .limiters import Limiter
+
+if TYPE_CHECKING:
+    import httpx2
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -80,6 +103,83 @@ class Session(AccountsMixin, SubscribersMixin, MessagesMixin, ImportsMixin):
     session (and a retry after it was closed) raises :class:`SessionClosedError`. A session
     belongs to the event loop it is first used in.
     """
+
+    def __init__(
+        self,
+        sdkappid: int,
+        identifier: str,
+        usersig: UserSigProvider,
+        region: Region | str | None = None,
+        *,
+        base_url: str | None = None,
+        use_backup_domain: bool = False,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | httpx2.Timeout | None = None,
+        max_retries: int = 3,
+        retry_deadline: float | None = 60.0,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = L.CALLS_PER_SECOND,
+        max_concurrency: int | None = None,
+        send_rate: float | None = L.SENDS_PER_SECOND_PER_ACCOUNT,
+        limiter: Limiter | None = None,
+        clock: Clock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str | None = None,
+        allow_insecure_http: bool = False,
+        backend: str = "httpx",
+        observers: Iterable[Observer] | None = None,
+    ) -> None:
+        check_sdkappid(sdkappid)
+        self.sdkappid = sdkappid
+        self.identifier = check_identifier(identifier)
+        self._usersig = usersig
+        self._source = as_usersig_source(usersig, sdkappid=sdkappid)
+        self.region = None if region is None else check_region(region)
+        self.base_url = resolve_base_url(
+            self.region,
+            base_url,
+            use_backup_domain=use_backup_domain,
+            allow_insecure_http=allow_insecure_http,
+        )
+        check_count(max_response_bytes, "max_response_bytes", minimum=1)
+        self._clock = check_clock(clock)
+        # A caller's client keeps its own timeout unless timeout= is given (the transport is
+        # told None); the usersig provider is then bounded by that client's timeout.
+        # (http_client=, transport=, backend= and user_agent= are checked by make_transport.)
+        own_timeout = client_timeout(http_client)
+        self._default_attempt = timeout_seconds(own_timeout, USERSIG_TIMEOUT)
+        check_limiter_options(limiter, rate_limit, send_rate)
+        given_policy = retry is not None
+        self._configure(
+            timeout=timeout,
+            retry=resolve_retry(
+                retry,
+                UNSET if given_policy and max_retries == 3 else max_retries,
+                UNSET if given_policy and retry_deadline == 60.0 else retry_deadline,
+                RetryPolicy(),
+            ),
+            rate_limit=rate_limit,
+            send_rate=send_rate,
+            limiter=limiter,
+            max_concurrency=max_concurrency,
+            shared=None,
+        )
+        self._shared = _Shared(
+            make_transport(
+                backend,
+                self.base_url,
+                client=http_client,
+                transport=transport,
+                timeout=self._timeout,
+                max_connections=self.max_concurrency,
+                max_response_bytes=max_response_bytes,
+                user_agent=user_agent,
+            )
+        )
+        self._bind(self._shared)
+        self._owner = True
+        self._hub = make_hub(check_observers(observers), self.base_url, self._clock)
 
     @classmethod
     def from_env(
