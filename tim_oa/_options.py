@@ -6,6 +6,7 @@ trust every value it reads.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,16 @@ def is_tencent_host(host: str) -> bool:
     if host in _REGION_HOSTS:
         return True
     return any(host.endswith(suffix) or host == suffix[1:] for suffix in TENCENT_DOMAINS)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names a loopback interface (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_base_url(value: object, *, allow_insecure_http: bool) -> str:

@@ -9,7 +9,6 @@ command's redaction.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import socket
@@ -26,6 +25,7 @@ import click
 import httpx
 
 import tim_oa
+from tim_oa._options import is_loopback_host
 from tim_oa._usersig import decode_usersig
 
 from ._config import ENV, Settings
@@ -91,13 +91,7 @@ async def _server_date(base_url: str) -> float | None:
 
 def is_loopback(base_url: str) -> bool:
     """Whether ``base_url`` points at this machine (an emulator): no DNS or TLS to check."""
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(base_url).hostname or "")
 
 
 # What to do about an answer's code, by code; the meaning comes from tim_oa's code table.

@@ -25,7 +25,8 @@ def serve_command() -> Any:
     """The click command that serves an emulator (a ``click.Command``; needs click)."""
     import click
 
-    from ._server import is_loopback, serve_forever
+    from .._options import is_loopback_host as is_loopback
+    from ._server import serve_forever
 
     @click.command(
         name="serve",

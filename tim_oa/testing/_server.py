@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import signal
 import socket
@@ -12,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from .._options import is_loopback_host as is_loopback
 from ._asgi import DroppedConnection
 from ._emulator import Emulator
 
@@ -33,16 +33,6 @@ def _install_log_filter() -> None:
     with _filter_lock:
         if not any(isinstance(f, _HideDeliberateDrops) for f in logger.filters):
             logger.addFilter(_HideDeliberateDrops())
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names a loopback interface (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
