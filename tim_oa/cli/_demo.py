@@ -119,7 +119,8 @@ async def run_demo(oa: tim_oa.Session, steps: Steps, users: int, concurrency: in
         )
         info.append(
             f"owner and {users:,} subscribers imported in {-(-len(everyone) // 100)} calls "
-            f"({_rate(len(everyone), seconds)}); check: {stranger!r} is not"
+            f"({_rate(len(everyone), seconds)}); check_accounts confirms them, "
+            f"and not {stranger!r}"
         )
 
     with steps.step("create accounts") as info:
