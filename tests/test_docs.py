@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import tim_oa
 from tests import docs_pages
 
 pytest_plugins = ("pytester",)
@@ -167,13 +168,21 @@ def test_the_quickstart_runs_against_the_emulator(capsys: pytest.CaptureFixture[
     [program] = [
         block
         for block in python_blocks(DOCS / "getting-started" / "quickstart.md")
-        if "Emulator()" in block
+        if "Emulator(" in block
     ]
     exec(compile(program, "quickstart.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     account_id, succeeded = lines[0].split(" ", 1)
     assert account_id.startswith("@TOA#_") and succeeded == "['107867', '204511']"
     assert sorted(line.split()[0] for line in lines[1:]) == ["107867", "204511"]
+
+    # The emulator is strict, as Tencent is: without the import the program fails.
+    assert "Emulator(known_users=())" in program
+    skipped = program.replace("await oa.import_accounts(", "(lambda *_: None)(")
+    skipped = skipped.replace("imported.raise_for_failures()", "pass")
+    with pytest.raises(tim_oa.ApiError) as refused:
+        exec(compile(skipped, "quickstart.md", "exec"), {})
+    assert refused.value.code == 70107
 
 
 def test_the_testing_guides_module_runs_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:

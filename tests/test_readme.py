@@ -37,6 +37,16 @@ def test_the_quickstart_runs_as_pasted(capsys: pytest.CaptureFixture[str]) -> No
     assert sorted(line.split()[0] for line in out[1:]) == ["107867", "204511", "309876"]
 
 
+def test_the_quickstart_needs_its_import_as_tencent_does() -> None:
+    [code] = python_blocks("Quickstart")
+    assert "Emulator(known_users=())" in code
+    skipped = code.replace("await oa.import_accounts(", "(lambda *_: None)(")
+    skipped = skipped.replace("imported.raise_for_failures()", "pass")
+    with pytest.raises(tim_oa.ApiError) as refused:
+        exec(compile(skipped, "README.md:quickstart", "exec"), {"__name__": "__main__"})
+    assert refused.value.code == 70107
+
+
 def test_with_tencent_runs_against_a_served_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     emulator = Emulator()
     [code] = python_blocks("With Tencent")

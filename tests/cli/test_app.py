@@ -23,7 +23,8 @@ from .test_config import write_config
 def test_help_lists_commands_env_vars_and_exit_codes(run: Any) -> None:
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("accounts", "subscribers", "messages", "usersig", "emulator", "demo"):
+    commands = ("accounts", "subscribers", "messages", "users", "webhooks", "usersig", "emulator")
+    for command in (*commands, "demo"):
         assert command in result.stdout
     text = " ".join(result.stdout.split())
     assert "Exit codes: 0 success; 1" in text
@@ -49,6 +50,8 @@ def test_command_tree_is_complete() -> None:
         "accounts": ["create", "destroy", "get", "modify", "subscribed"],
         "subscribers": ["add", "list", "modify", "remove"],
         "messages": ["history", "recall", "send"],
+        "users": ["check", "delete", "import", "import-one"],
+        "webhooks": ["ips"],
         "usersig": [],
         "emulator": ["serve"],
         "demo": [],
@@ -168,12 +171,37 @@ def test_demo_reports_each_step_once_when_not_on_a_terminal(run: Any) -> None:
     result = run("demo", "--users", "300", "--in-process")
     assert result.exit_code == 0, result.stderr
     both = result.stdout + result.stderr
-    for step in ("create accounts", "bulk subscribe", "recall", "destroy accounts"):
+    for step in ("import users", "create accounts", "bulk subscribe", "recall", "destroy accounts"):
         assert both.count(f"  {step}: ") == 1, both
     assert both.count("300 users in 3 calls") == 1, both  # was on stderr and in the table
     assert not set(result.stdout) & set("┏━┃│└"), "no box drawing in a log"
     assert result.stdout.splitlines()[0] == "tim-oa demo: 300 users"
     assert result.stdout.splitlines()[-1].startswith("  total: ")
+
+
+def test_demo_imports_its_users_into_an_emulator_that_knows_none(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tim_oa.testing
+
+    made: list[tim_oa.testing.Emulator] = []
+
+    class Recorded(tim_oa.testing.Emulator):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(tim_oa.testing, "Emulator", Recorded)
+    result = run("demo", "--users", "300", "--in-process")
+    assert result.exit_code == 0, result.stderr
+    [emulator] = made
+    assert emulator.known_users == frozenset()  # strict: creating needs an imported owner
+    assert emulator.is_imported("demo-owner") and emulator.is_imported("user-000300")
+    assert "owner and 300 subscribers imported in 4 calls" in result.stdout
+    commands = [r.command for r in emulator.requests]
+    first_create = commands.index("create_official_account")
+    assert "multiaccount_import" in commands[:first_create]
+    assert "account_check" in commands[:first_create]
 
 
 def test_demo_shows_live_steps_when_only_stderr_is_a_terminal(

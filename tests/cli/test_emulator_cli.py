@@ -156,3 +156,65 @@ def test_serves_with_signed_webhooks_to_a_url() -> None:
     assert [e.name for e in seen] == ["Refused by the hook"]
     assert seen[0].context.authenticated
     assert token not in line + out + err and KEY not in line + out + err
+
+
+def test_known_users_from_a_list_or_a_file(tmp_path: Path) -> None:
+    import click
+
+    from tim_oa.testing._cli import read_known_users
+
+    assert read_known_users("alice, bob,,carol") == {"alice", "bob", "carol"}
+    assert read_known_users("") == frozenset()  # nobody but the admins
+    listed = tmp_path / "users.txt"
+    listed.write_text("# known\nalice\n\nbob\n")
+    assert read_known_users(str(listed)) == {"alice", "bob"}
+    people = tmp_path / "people.csv"
+    people.write_text("dave,Dave\nerin,Erin\n")
+    assert read_known_users(str(people)) == {"dave", "erin"}
+    broken = tmp_path / "broken.txt"
+    broken.write_text("ok\nhas space\n")
+    with pytest.raises(click.BadParameter, match="line 2"):
+        read_known_users(str(broken))
+
+
+@pytest.mark.loopback
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serves_only_the_known_users(tmp_path: Path) -> None:
+    known = tmp_path / "known.txt"
+    known.write_text("owner-1\n")
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env["TIM_OA_SECRET_KEY"] = KEY
+    flags = ["--port", "0", "--no-rate-limit", "--known-users", str(known)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tim_oa.testing", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, line
+
+        async def call() -> tuple[int, dict[str, bool], str]:
+            signer = tim_oa.UserSigSigner(DEFAULT_SDKAPPID, KEY)
+            async with tim_oa.Session(
+                DEFAULT_SDKAPPID, "administrator", signer, base_url=match.group(1), max_retries=0
+            ) as oa:
+                with pytest.raises(tim_oa.ApiError) as refused:
+                    await oa.create_account("owner-2", "Not imported", account_id="@TOA#_ku2")
+                checked = await oa.check_accounts(["owner-1", "owner-2"])
+                await oa.import_accounts(["owner-2"])
+                created = await oa.create_account("owner-2", "Now", account_id="@TOA#_ku2")
+                return refused.value.code, checked, created
+
+        code, checked, created = anyio.run(call)
+        assert code == 70107
+        assert checked == {"owner-1": True, "owner-2": False}
+        assert created == "@TOA#_ku2"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err

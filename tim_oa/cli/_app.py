@@ -17,7 +17,9 @@ from ._emulator import emulator
 from ._exitcodes import EPILOG
 from ._messages import messages
 from ._subscribers import subscribers
+from ._users import users
 from ._usersig import usersig
+from ._webhooks import webhooks
 
 OUTPUT_HELP = (
     "Output: stdout carries only data, one JSON object per line (--output csv for CSV); "
@@ -80,5 +82,5 @@ def cli(
     ctx.obj = state
 
 
-for command in (accounts, subscribers, messages, usersig, emulator, demo, doctor):
+for command in (accounts, subscribers, messages, users, webhooks, usersig, emulator, demo, doctor):
     cli.add_command(command)

@@ -1,8 +1,9 @@
 """``tim-oa demo``: a realistic job against the embedded emulator, with timings.
 
 Everything goes through the public API, over a real loopback socket when uvicorn is installed (else
-in-process): create accounts, bulk-subscribe tens of thousands of users, page through them, edit
-profiles, broadcast a message, read the history, recall it, unsubscribe, destroy.
+in-process): import the users (the emulator knows none, as a new app on Tencent) and check them,
+create accounts, bulk-subscribe tens of thousands of users, page through them, edit profiles,
+broadcast a message, read the history, recall it, unsubscribe, destroy.
 """
 
 from __future__ import annotations
@@ -100,6 +101,27 @@ async def run_demo(oa: tim_oa.Session, steps: Steps, users: int, concurrency: in
     """The demo's job, on any session bound to an emulator."""
     user_ids = [f"user-{n:06d}" for n in range(1, users + 1)]
     first = user_ids[0]
+
+    with steps.step("import users") as info:
+        # The emulator knows no user but the admin, as a new Tencent app: an Official Account's
+        # owner and its subscribers must be imported IM accounts first.
+        everyone = [OWNER, *user_ids]
+        started = time.perf_counter()
+        with BatchBar(f"importing {len(everyone):,} users", total=len(everyone)) as bar:
+            imported = await oa.import_accounts(everyone, concurrency=concurrency, on_progress=bar)
+        seconds = time.perf_counter() - started
+        _expect(imported.ok, f"all {len(everyone)} users imported")
+        stranger = "never-imported"
+        checked = await oa.check_accounts([OWNER, first, user_ids[-1], stranger])
+        _expect(
+            checked == {OWNER: True, first: True, user_ids[-1]: True, stranger: False},
+            "check_accounts sees the imported users, and only them",
+        )
+        info.append(
+            f"owner and {users:,} subscribers imported in {-(-len(everyone) // 100)} calls "
+            f"({_rate(len(everyone), seconds)}); check_accounts confirms them, "
+            f"and not {stranger!r}"
+        )
 
     with steps.step("create accounts") as info:
         news = await oa.create_account(
@@ -221,16 +243,19 @@ def _uvicorn_available() -> bool:
 def demo(state: State, users: int, concurrency: int, in_process: bool) -> None:
     """Run a realistic job against the embedded emulator and show what happened, with timings.
 
-    Needs no credentials: the emulator gets a throwaway key. The client keeps its default
-    limits (200 calls/s per command, 1 broadcast/s per account); the emulator's own rate limit
-    is off so that timing jitter cannot turn into retries.
+    Needs no credentials: the emulator gets a throwaway key. Like a new app on Tencent, it knows
+    no user until the demo imports them (the owner and every subscriber). The client keeps its
+    default limits (200 calls/s per command, 100/s for the account import and check, 1
+    broadcast/s per account); the emulator's own rate limit is off so that timing jitter cannot
+    turn into retries.
     """
     from tim_oa.testing import Emulator, serve
 
     def job() -> int:
         steps = Steps(live=stderr_is_terminal() and not stdout_is_terminal())
         key = secrets.token_hex(32)
-        emulator = Emulator(secret_key=key, rate_limit=None, seed=7)
+        # known_users=(): no user exists until imported, as on Tencent.
+        emulator = Emulator(secret_key=key, rate_limit=None, seed=7, known_users=())
         loopback = not in_process and _uvicorn_available()
         with contextlib.ExitStack() as stack:
             with steps.step("start emulator") as info:

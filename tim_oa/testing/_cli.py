@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .. import _limits as L
@@ -97,6 +98,14 @@ def serve_command() -> Any:
         help="Sign callbacks with this token (Sign and RequestTime in the query). Never printed.",
     )
     @click.option(
+        "--known-users",
+        metavar="FILE|ID,...",
+        help="Only these users exist (plus the admins and whom the import commands add): a "
+        "file of user ids (one per line, or .csv/.jsonl) or a comma-separated list; '' for "
+        "nobody. Creating an account for an owner not imported then fails with 70107. Default: "
+        "every user exists.",
+    )
+    @click.option(
         "--allow-remote",
         is_flag=True,
         help="Allow a --host that is not loopback (unsafe: anyone holding the key can call it).",
@@ -112,6 +121,7 @@ def serve_command() -> Any:
         no_send_limits: bool,
         webhook_url: str | None,
         webhook_token: str | None,
+        known_users: str | None,
         allow_remote: bool,
     ) -> None:
         """Serve the tim_oa Official Account emulator until Ctrl-C (or SIGTERM)."""
@@ -134,6 +144,7 @@ def serve_command() -> Any:
             broadcasts_per_hour=None if no_send_limits else L.BROADCASTS_PER_HOUR_PER_ACCOUNT,
             webhook_url=webhook_url,
             webhook_token=webhook_token or None,
+            known_users=None if known_users is None else read_known_users(known_users),
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         try:
@@ -143,6 +154,24 @@ def serve_command() -> Any:
             raise click.exceptions.Exit(2) from None
 
     return serve
+
+
+def read_known_users(value: str) -> frozenset[str]:
+    """The users of ``--known-users``: an existing file's ids, else a comma-separated list.
+
+    Raises ``click.BadParameter`` for a file that cannot be read or holds a malformed line.
+    """
+    import click
+
+    from ..cli._exitcodes import InputError
+    from ..cli._ids import read_ids
+
+    if value and Path(value).is_file():
+        try:
+            return frozenset(read_ids(value, sys.stdin.buffer).ids)
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--known-users") from None
+    return frozenset(user.strip() for user in value.split(",") if user.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,8 +9,9 @@ a ``FAIL`` envelope, as the real gateway does; never an HTTP 500):
 0. body size: a body over ``max_body_bytes`` (``MAX_BODY_BYTES``, 1 MiB, by default) is refused
    with 60002 before anything else, without reading the rest of it (INFERRED code: the reference
    names no size limit; 60002 is "HTTP parse error");
-1. path ``/v4/official_account_open_http_svc/{command}``, or ``/v4/im_open_login_svc/{command}``
-   for the four account commands (import, check, delete) → else 60009;
+1. path ``/v4/official_account_open_http_svc/{command}``, ``/v4/im_open_login_svc/{command}``
+   for the four account commands (import, check, delete), or ``/v4/ConfigSvc/GetIPList`` → else
+   60009;
 2. method POST → else 60002 (INFERRED; the reference allows 60002 or 60008);
 3. query: ``sdkappid`` missing or empty → 60012, not this app (or not a decimal number) → 60006;
    ``identifier`` not an admin → 60010; ``usersig`` missing or empty → 70002, then the UserSig

@@ -27,6 +27,10 @@ type, a list of 0 or over 100 items, an id that is empty or over 32 bytes) fails
 request with 70402, the login service's documented "invalid parameter" code, rather than the
 Official Account service's 20001/6017; the profile fields are checked but not kept (no Official
 Account command returns them).
+
+``GetIPList`` of the ``ConfigSvc`` service (the addresses Tencent's webhooks come from) is here
+too, for the same reason: every app that receives webhooks needs it. The emulator answers a fixed
+list of documentation addresses.
 """
 
 from __future__ import annotations
@@ -180,3 +184,19 @@ HANDLERS: Final[dict[str, Handler]] = {
     "account_delete": account_delete,
 }
 """Command name -> handler of the four account commands of ``im_open_login_svc``."""
+
+CONFIG_SERVICE: Final = "ConfigSvc"
+"""The REST service of ``GetIPList`` (Tencent's callback source addresses)."""
+
+CALLBACK_ADDRESSES: Final = ("192.0.2.0/25", "198.51.100.17", "203.0.113.64/26")
+"""What the emulator's ``GetIPList`` answers: documentation ranges (RFC 5737), never a real
+address, so an allowlist built from the emulator cannot open a real firewall by mistake."""
+
+
+def get_ip_list(backend: Backend, body: Body, call: Call) -> Result:
+    """``GetIPList``: the callback source addresses, the same whatever the query's ``nettype``."""
+    return {"IPList": list(CALLBACK_ADDRESSES)}
+
+
+CONFIG_HANDLERS: Final[dict[str, Handler]] = {"GetIPList": get_ip_list}
+"""Command name -> handler of ``ConfigSvc``."""

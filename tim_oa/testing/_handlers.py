@@ -5,7 +5,8 @@ the backend, so a malformed request never reports a lookup error such as 130004.
 live by command group in ``_handle_accounts``, ``_handle_subscribers`` and ``_handle_messages``;
 ``_call`` has what they share (the ``Call`` and the ``Pending`` of a before webhook).
 ``HANDLERS`` maps each command name to its handler: the twelve Official Account commands and the
-four account commands of ``im_open_login_svc`` (``_handle_imports``); ``SERVICES`` says which
+four account commands of ``im_open_login_svc`` and ``GetIPList`` of ``ConfigSvc``
+(``_handle_imports``); ``SERVICES`` says which
 service path serves which commands. No callback fires for a failed request. Choices the
 reference leaves open (all INFERRED) are noted where they are made.
 """
@@ -60,12 +61,17 @@ OA_HANDLERS: Final[dict[str, Handler]] = {
 }
 """Command name -> handler of the twelve Official Account commands."""
 
-HANDLERS: Final[dict[str, Handler]] = {**OA_HANDLERS, **_handle_imports.HANDLERS}
+HANDLERS: Final[dict[str, Handler]] = {
+    **OA_HANDLERS,
+    **_handle_imports.HANDLERS,
+    **_handle_imports.CONFIG_HANDLERS,
+}
 """Command name -> handler, every service's."""
 
 SERVICES: Final[dict[str, frozenset[str]]] = {
     OA_SERVICE: frozenset(OA_HANDLERS),
     _handle_imports.SERVICE: frozenset(_handle_imports.HANDLERS),
+    _handle_imports.CONFIG_SERVICE: frozenset(_handle_imports.CONFIG_HANDLERS),
 }
 """Service (the path's ``/v4/{service}/``) -> the commands it serves."""
 
