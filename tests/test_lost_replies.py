@@ -57,7 +57,7 @@ async def test_destroy_answered_not_found_after_a_lost_answer_is_done(
 ) -> None:
     monkeypatch.setattr(oa, "_request", lost_then(tim_oa.AccountNotFoundError(130004, "gone")))
     with caplog.at_level(logging.INFO, logger="tim_oa"):
-        assert await oa.destroy_account(ACCOUNT) is None
+        assert await oa.destroy_account(ACCOUNT) is None  # type: ignore[func-returns-value]
     (record,) = inferred_records(caplog)
     assert record.levelno == logging.WARNING
     assert record.tim_oa_command == "destroy_official_account"  # type: ignore[attr-defined]

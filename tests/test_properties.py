@@ -70,7 +70,7 @@ def bad_text(
     limit: int, *, required: bool = False, optional: bool = True
 ) -> st.SearchStrategy[Any]:
     too_long = st.integers(limit // 2 + 1, limit).map(lambda n: "é" * n)  # 2 bytes each
-    options = [not_str, surrogate, too_long]
+    options: list[st.SearchStrategy[Any]] = [not_str, surrogate, too_long]
     if required:
         options.append(st.just(""))
     if not optional:
@@ -79,7 +79,7 @@ def bad_text(
 
 
 def bad_int(low: int, high: int | None, *, optional: bool) -> st.SearchStrategy[Any]:
-    options = [not_int, st.integers(max_value=low - 1)]
+    options: list[st.SearchStrategy[Any]] = [not_int, st.integers(max_value=low - 1)]
     if high is not None:
         options.append(st.integers(min_value=high + 1))
     if not optional:
@@ -284,7 +284,7 @@ def answer(request: httpx.Request) -> httpx.Response:
     """A valid answer for every command (used by the baseline check)."""
     command = request.url.path.rsplit("/", 1)[-1]
     body = json.loads(request.content)
-    fields: dict[str, Any] = {
+    every: dict[str, dict[str, Any]] = {
         "create_official_account": {"OfficialAccountUserID": "@TOA#_mine"},
         "get_official_account_info": {"OfficialAccountInfoList": [{"Official_Account": ACCOUNT}]},
         "get_subscribed_official_account_list": {"CompleteFlag": 1},
@@ -296,7 +296,8 @@ def answer(request: httpx.Request) -> httpx.Response:
         "official_account_msg_recall": {
             "RecallRetList": [{"MsgKey": k, "RetCode": 0} for k in body.get("MsgKeyList", [])]
         },
-    }.get(command, {})
+    }
+    fields = every.get(command, {})
     return httpx.Response(200, json={"ActionStatus": "OK", "ErrorCode": 0, **fields})
 
 

@@ -195,7 +195,7 @@ def test_cancelled_waiters_give_their_turns_back() -> None:
 
 
 def test_limiter_arguments_are_checked() -> None:
-    for kw, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"rate": 0}, "rate"),
         ({"rate": float("nan")}, "rate"),
         ({"rate": True}, "rate"),
@@ -204,7 +204,8 @@ def test_limiter_arguments_are_checked() -> None:
         ({"margin": 0}, "margin"),
         ({"margin": 1.5}, "margin"),
         ({"clock": object()}, "clock"),
-    ]:
+    ]
+    for kw, field in cases:
         with pytest.raises(tim_oa.ValidationError) as info:
             LocalLimiter(**kw)
         assert info.value.field == field
@@ -407,7 +408,11 @@ def test_a_custom_limiter_is_asked_for_every_attempt_and_send() -> None:
 
 def test_limiter_with_rate_options_is_refused() -> None:
     limiter = LocalLimiter()
-    for kw, field in [({"rate_limit": 100}, "rate_limit"), ({"send_rate": None}, "send_rate")]:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"rate_limit": 100}, "rate_limit"),
+        ({"send_rate": None}, "send_rate"),
+    ]
+    for kw, field in cases:
         with pytest.raises(tim_oa.ValidationError) as info:
             session_on(lambda r: ok(), limiter=limiter, **kw)
         assert info.value.field == field

@@ -110,11 +110,12 @@ async def test_bulk_add_of_ten_thousand_and_string_cursor_paging(
     # Resume from a saved cursor after removing subscribers between pages: no gaps, no repeats.
     pager = oa.subscribers(account_id, page_size=200).pages()
     first = await pager.__anext__()
-    await pager.aclose()
+    await pager.aclose()  # type: ignore[attr-defined]  # typed as an iterator; an async generator
     assert [s.user_id for s in first.items] == seen[:200]
     gone = seen[100:300]  # half already read, half not yet
     removed = await oa.remove_subscribers(account_id, [*gone, "never_subscribed"])
     assert len(removed.succeeded) == 200 and removed.unchanged == ["never_subscribed"]
+    assert first.next_cursor is not None
     rest = await oa.subscribers(account_id, cursor=first.next_cursor).collect()
     assert [s.user_id for s in rest] == seen[300:]
     assert first.total == 10_001

@@ -6,7 +6,7 @@ router's answers to the three "before" callbacks change what the API call does.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -172,7 +172,9 @@ async def test_wrong_token_is_refused_by_the_router_and_the_emulator_proceeds() 
 
 
 @pytest.mark.parametrize("on_timeout", ["allow", "refuse"])
-async def test_a_slow_before_handler_is_cut_at_the_router_deadline(on_timeout: str) -> None:
+async def test_a_slow_before_handler_is_cut_at_the_router_deadline(
+    on_timeout: Literal["allow", "refuse"],
+) -> None:
     router = webhooks.WebhookRouter(sdkappid=APP, token=TOKEN, deadline=0.2, on_timeout=on_timeout)
 
     @router.on(webhooks.BeforeAddSubscriber)

@@ -317,7 +317,7 @@ async def test_a_slow_redis_times_out_to_the_fallback(
     await limiter.acquire("add_subscribers", app=APP)
     other = redis.asyncio.Redis(port=redis_server.port)
     try:
-        sleeper = asyncio.create_task(other.execute_command("DEBUG", "SLEEP", "1"))
+        sleeper = asyncio.create_task(other.execute_command("DEBUG", "SLEEP", "1"))  # type: ignore[no-untyped-call]
         await asyncio.sleep(0.05)  # the server is now blocked for a second
         t0 = time.monotonic()
         await limiter.acquire("add_subscribers", app=APP)

@@ -28,7 +28,7 @@ def emulator(**options: Any) -> Emulator:
     return Emulator(send_per_second=None, broadcasts_per_hour=None, **options)
 
 
-FIELDS = {"introduction": "ours", "custom_string": "k=1", "max_subscribers": 500}
+FIELDS: dict[str, Any] = {"introduction": "ours", "custom_string": "k=1", "max_subscribers": 500}
 
 
 @pytest.mark.parametrize(
