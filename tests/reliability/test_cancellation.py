@@ -229,7 +229,8 @@ async def test_cancelling_a_call_stuck_in_a_sync_provider_returns_at_once() -> N
     finally:
         provider.release.set()
     count("cancellations")
-    assert not guard.cancelled_caught and elapsed < 0.7, (
+    # Awaiting the thread would run into the 2.5 s guard; 2 s leaves a loaded machine room.
+    assert not guard.cancelled_caught and elapsed < 2.0, (
         f"a call cancelled at 0.2 s returned after {elapsed:.1f} s (the thread was awaited)"
     )
 
