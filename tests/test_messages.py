@@ -28,6 +28,8 @@ from tim_oa import _limits as L
 from tim_oa._messages import build_send, parse_history_page, parse_recall
 from tim_oa.testing._clock import ManualClock, SessionClock
 
+from .conftest import no_backoff
+
 BASE_URL = "https://api.test"
 ACCOUNT = "@TOA#_news"
 OTHER_ACCOUNT = "@TOA#_sports"
@@ -44,7 +46,7 @@ def make_session(**options: Any) -> tim_oa.Session:
         identifier="administrator",
         usersig=tim_oa.UserSigSigner(1400000000, "k"),
         base_url=BASE_URL,
-        **settings,
+        **no_backoff(settings),
     )
 
 
@@ -64,11 +66,6 @@ def sent(key: str = "71_1_1698741698", time: int = 1698741698) -> httpx.Response
 
 def body_of(call: Any) -> Any:
     return json.loads(call.request.content)
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tim_oa.RetryPolicy, "delay", lambda self, n, rng=None: 0.0)
 
 
 @pytest.fixture
@@ -317,8 +314,7 @@ async def test_sends_are_paced_per_account_not_across_accounts(api: respx.MockRo
 async def test_pacing_is_per_logical_send_not_per_attempt(api: respx.MockRouter) -> None:
     api.post(SEND).mock(side_effect=[fail(20005), sent()])
     clock = SessionClock(ManualClock())  # every wait in virtual time
-    no_backoff = tim_oa.RetryPolicy(base_delay=0)
-    async with make_session(send_rate=2.0, clock=clock, retry=no_backoff) as session:
+    async with make_session(send_rate=2.0, clock=clock) as session:
         started = clock.monotonic()
         await session.send_message(ACCOUNT, "hello")
         # A retry that re-entered the pacer would have waited a 0.5 s slot.

@@ -17,6 +17,8 @@ import pytest
 import tim_oa
 from tim_oa.testing import Emulator, Faults, serve
 
+from ..conftest import no_backoff
+
 pytestmark = pytest.mark.loopback
 
 SDKAPPID = 1400000000
@@ -45,7 +47,7 @@ def base_url(emulator: Emulator) -> Iterator[str]:
 def make_session(base_url: str, **options: Any) -> tim_oa.Session:
     options.setdefault("usersig", tim_oa.UserSigSigner(SDKAPPID, KEY))
     options.setdefault("send_rate", None)
-    return tim_oa.Session(SDKAPPID, "administrator", base_url=base_url, **options)
+    return tim_oa.Session(SDKAPPID, "administrator", base_url=base_url, **no_backoff(options))
 
 
 @pytest.fixture
