@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -11,7 +12,6 @@ import pytest
 import respx
 
 import tim_oa
-from tim_oa import _retry
 
 BASE_URL = "https://api.test"
 SDKAPPID = 1400000000
@@ -39,15 +39,21 @@ def body_of(call: Any) -> dict[str, Any]:
     return data
 
 
-def _no_delay(self: _retry.RetryPolicy, retry_number: int, rng: object = None) -> float:
-    """No wait between retries (tests)."""
-    return 0.0
+def no_backoff(options: dict[str, Any]) -> dict[str, Any]:
+    """Session ``options`` whose retries do not wait (the backoff formula has its own tests).
 
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries wait 0 s in unit tests; the backoff formula has its own tests."""
-    monkeypatch.setattr(_retry.RetryPolicy, "delay", _no_delay)
+    Unless ``options`` bring their own ``retry=`` policy, it is a ``RetryPolicy(base_delay=0)``
+    with the ``max_retries=`` and ``retry_deadline=`` given (which stay, agreeing with it). Values
+    a policy refuses are left to the session, to refuse in its own words.
+    """
+    if "retry" not in options:
+        with contextlib.suppress(tim_oa.ValidationError, TypeError):
+            options["retry"] = tim_oa.RetryPolicy(
+                base_delay=0,
+                max_retries=options.get("max_retries", 3),
+                deadline=options.get("retry_deadline", 60.0),
+            )
+    return options
 
 
 @pytest.fixture
@@ -74,7 +80,7 @@ def make_session(
         options.setdefault("rate_limit", None)
         options.setdefault("send_rate", None)
         session = tim_oa.Session(
-            sdkappid=SDKAPPID, identifier="administrator", base_url=BASE_URL, **options
+            sdkappid=SDKAPPID, identifier="administrator", base_url=BASE_URL, **no_backoff(options)
         )
         made.append(session)
         return session

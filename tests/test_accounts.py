@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -238,6 +239,7 @@ async def test_subscribed_pages_resume_and_filters(
         "SelfInfoFilter": ["SubscribeTime"],
     }
     # A worker that crashed after the first page resumes from its saved offset.
+    assert pages[0].next_cursor is not None
     resumed = await oa.subscribed_accounts(
         "107867", page_size=10, offset=pages[0].next_cursor
     ).collect()
@@ -532,11 +534,12 @@ async def test_malformed_messages_do_not_echo_long_server_strings(
         return_value=ok(SubscriberList=[{"Subscriber_Account": "a", "Result": secret}])
     )
     errors: list[BaseException] = []
-    for call in [
+    calls: list[Callable[[], Awaitable[object]]] = [
         lambda: oa.create_account("107867", "News", account_id="@TOA#_mine"),
         lambda: oa.subscribed_accounts("107867").collect(),
         lambda: oa.subscribers("@TOA#_news").collect(),
-    ]:
+    ]
+    for call in calls:
         with pytest.raises(tim_oa.TimOAError) as info:
             await call()
         errors.append(info.value)

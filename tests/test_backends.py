@@ -140,10 +140,10 @@ async def test_httpx2_transports_and_timeouts_are_taken(emulator: Emulator) -> N
         account_id = await oa.create_account("owner", "In process")
         [info] = await oa.get_accounts([account_id])
         assert info.name == "In process"
-    with pytest.raises(tim_oa.ValidationError) as info:
+    with pytest.raises(tim_oa.ValidationError) as caught:
         tim_oa.Session(1, "admin", "sig", base_url="https://x.test", http_client=object())  # type: ignore[arg-type]
-    assert info.value.field == "http_client"
-    with pytest.raises(tim_oa.ValidationError) as info:
+    assert caught.value.field == "http_client"
+    with pytest.raises(tim_oa.ValidationError) as caught:
         tim_oa.Session(
             1,
             "admin",
@@ -152,10 +152,10 @@ async def test_httpx2_transports_and_timeouts_are_taken(emulator: Emulator) -> N
             backend="aiohttp",
             http_client=httpx2.AsyncClient(),
         )
-    assert info.value.field == "http_client"
-    with pytest.raises(tim_oa.ValidationError) as info:
+    assert caught.value.field == "http_client"
+    with pytest.raises(tim_oa.ValidationError) as caught:
         tim_oa.Session(1, "admin", "sig", base_url="https://x.test", timeout=httpx2.Timeout(-1))
-    assert info.value.field == "timeout"
+    assert caught.value.field == "timeout"
 
 
 def test_httpx2_missing_is_a_clear_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:

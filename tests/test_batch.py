@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -23,7 +23,7 @@ SVC = "/v4/official_account_open_http_svc/"
 ACCOUNT = "@TOA#_news"
 
 
-def answer_all(result: int = 1) -> Any:
+def answer_all(result: int = 1) -> Callable[[httpx.Request], httpx.Response]:
     def respond(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         ids = [i["Subscriber_Account"] for i in body.get("SubscriberList", [])] or body.get(
@@ -205,7 +205,7 @@ async def test_a_single_chunk_runs_without_a_task_group(
     def no_task_groups() -> Any:
         raise AssertionError("a task group was opened for one chunk")
 
-    monkeypatch.setattr(_tasks.anyio, "create_task_group", no_task_groups)
+    monkeypatch.setattr(anyio, "create_task_group", no_task_groups)  # _tasks uses anyio's
     api.post(SVC + "add_subscriber").mock(side_effect=answer_all())
     report = await oa.add_subscribers(ACCOUNT, [f"u{i}" for i in range(100)])
     assert report.ok and len(report.succeeded) == 100

@@ -9,7 +9,7 @@ import pytest
 import respx
 
 import tim_oa
-from tim_oa import _bulk
+from tim_oa import _bulk, _validation
 
 from .conftest import body_of, ok
 
@@ -69,7 +69,7 @@ async def test_invalid_fail_still_raises_for_items_that_are_not_str(
     api: respx.MockRouter, oa: tim_oa.Session
 ) -> None:
     with pytest.raises(tim_oa.ValidationError, match=r"user_ids\[1\]"):
-        await oa.add_subscribers(ACCOUNT, ["a", 5], invalid="fail")
+        await oa.add_subscribers(ACCOUNT, ["a", 5], invalid="fail")  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("value", ["skip", None, True])
@@ -104,7 +104,7 @@ async def test_extra_body_is_checked_once_per_call_not_per_chunk(
 ) -> None:
     route = api.post(SVC + "add_subscriber").mock(side_effect=add_answer)
     calls = []
-    real = _bulk.merge_extra
+    real = _validation.merge_extra
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -208,7 +209,7 @@ def test_to_msg_body_accepts_every_form() -> None:
 
 
 def test_to_msg_body_copies_raw_dicts() -> None:
-    raw = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}
+    raw: dict[str, Any] = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}
     body = to_msg_body(raw)
     raw["MsgContent"]["Text"] = "changed"
     assert body[0]["MsgContent"]["Text"] == "hi"
@@ -243,20 +244,20 @@ def test_to_msg_body_rejects(body: object, message: str) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: TextElem(5), r"TextElem.text must be a str, not int"),
-        (lambda: FaceElem(index="1"), r"FaceElem.index must be an int"),
+        (lambda: TextElem(5), r"TextElem.text must be a str, not int"),  # type: ignore[arg-type]
+        (lambda: FaceElem(index="1"), r"FaceElem.index must be an int"),  # type: ignore[arg-type]
         (lambda: FaceElem(index=True), r"FaceElem.index must be an int, not bool"),
-        (lambda: CustomElem(data="x", desc=3), r"CustomElem.desc must be a str"),
+        (lambda: CustomElem(data="x", desc=3), r"CustomElem.desc must be a str"),  # type: ignore[arg-type]
         (lambda: LocationElem(latitude=91, longitude=0), r"latitude must be -90..90"),
         (lambda: LocationElem(latitude=0, longitude=-180.5), r"longitude must be -180..180"),
         (lambda: LocationElem(latitude=float("nan"), longitude=0), r"latitude must be"),
-        (lambda: LocationElem(latitude="1", longitude=0), r"latitude must be a number"),
+        (lambda: LocationElem(latitude="1", longitude=0), r"latitude must be a number"),  # type: ignore[arg-type]
         (lambda: ImageElem(uuid="u", image_format=1, images=[]), r"at least one size"),
-        (lambda: ImageElem(uuid="u", image_format=1, images=[{"Type": 1}]), r"images\[0\]"),
-        (lambda: SoundElem(url="u", uuid="v", download_flag=None), r"download_flag must be"),
+        (lambda: ImageElem(uuid="u", image_format=1, images=[{"Type": 1}]), r"images\[0\]"),  # type: ignore[list-item]
+        (lambda: SoundElem(url="u", uuid="v", download_flag=None), r"download_flag must be"),  # type: ignore[arg-type]
         (lambda: OfflinePush(push_flag=2), r"push_flag must be 0 or 1"),
         (lambda: OfflinePush(desc="a", extra={"Desc": "b"}), r"extra sets \['Desc'\]"),
-        (lambda: OfflinePush(apns_info=["Sound"]), r"mappings with str keys"),
+        (lambda: OfflinePush(apns_info=["Sound"]), r"mappings with str keys"),  # type: ignore[arg-type]
     ],
 )
 def test_element_constructors_validate(make: object, message: str) -> None:

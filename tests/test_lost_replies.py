@@ -18,7 +18,7 @@ import respx
 import tim_oa
 from tim_oa.testing import Emulator
 
-from .conftest import body_of, fail, ok
+from .conftest import body_of, fail, no_backoff, ok
 
 SVC = "/v4/official_account_open_http_svc/"
 ACCOUNT = "@TOA#_news"
@@ -57,7 +57,7 @@ async def test_destroy_answered_not_found_after_a_lost_answer_is_done(
 ) -> None:
     monkeypatch.setattr(oa, "_request", lost_then(tim_oa.AccountNotFoundError(130004, "gone")))
     with caplog.at_level(logging.INFO, logger="tim_oa"):
-        assert await oa.destroy_account(ACCOUNT) is None
+        assert await oa.destroy_account(ACCOUNT) is None  # type: ignore[func-returns-value]
     (record,) = inferred_records(caplog)
     assert record.levelno == logging.WARNING
     assert record.tim_oa_command == "destroy_official_account"  # type: ignore[attr-defined]
@@ -184,7 +184,7 @@ async def test_against_the_emulator_after_commit(
     flags_lost_answers: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator = Emulator(send_per_second=None, broadcasts_per_hour=None)
-    async with emulator.session() as oa:
+    async with emulator.session(**no_backoff({})) as oa:
         emulator.fail_next("create_official_account", http_status=502, after_commit=True)
         created = await oa.create_account("owner", "News", account_id=ACCOUNT)
         assert created == ACCOUNT and ACCOUNT in emulator.accounts

@@ -26,6 +26,9 @@ from tim_oa import (
 )
 from tim_oa import _limits as L
 from tim_oa._messages import build_send, parse_history_page, parse_recall
+from tim_oa.testing._clock import ManualClock, SessionClock
+
+from .conftest import no_backoff
 
 BASE_URL = "https://api.test"
 ACCOUNT = "@TOA#_news"
@@ -43,7 +46,7 @@ def make_session(**options: Any) -> tim_oa.Session:
         identifier="administrator",
         usersig=tim_oa.UserSigSigner(1400000000, "k"),
         base_url=BASE_URL,
-        **settings,
+        **no_backoff(settings),
     )
 
 
@@ -63,11 +66,6 @@ def sent(key: str = "71_1_1698741698", time: int = 1698741698) -> httpx.Response
 
 def body_of(call: Any) -> Any:
     return json.loads(call.request.content)
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tim_oa.RetryPolicy, "delay", lambda self, n, rng=None: 0.0)
 
 
 @pytest.fixture
@@ -295,13 +293,15 @@ async def test_sends_are_paced_per_account_not_across_accounts(api: respx.MockRo
     rate = 5.0
     interval = 1.0 / rate
     arrivals: list[tuple[str, float]] = []
+    clock = SessionClock(ManualClock())  # the pacing waits in virtual time
 
     def record(request: httpx.Request) -> httpx.Response:
-        arrivals.append((json.loads(request.content)["Official_Account"], anyio.current_time()))
+        arrivals.append((json.loads(request.content)["Official_Account"], clock.monotonic()))
         return sent()
 
     api.post(SEND).mock(side_effect=record)
-    async with make_session(send_rate=rate) as session, anyio.create_task_group() as tg:
+    session = make_session(send_rate=rate, clock=clock)
+    async with session, anyio.create_task_group() as tg:
         for account in (ACCOUNT, ACCOUNT, OTHER_ACCOUNT):
             tg.start_soon(session.send_message, account, "hello")
     start = min(t for _, t in arrivals)
@@ -313,11 +313,12 @@ async def test_sends_are_paced_per_account_not_across_accounts(api: respx.MockRo
 
 async def test_pacing_is_per_logical_send_not_per_attempt(api: respx.MockRouter) -> None:
     api.post(SEND).mock(side_effect=[fail(20005), sent()])
-    async with make_session(send_rate=2.0) as session:
-        started = anyio.current_time()
+    clock = SessionClock(ManualClock())  # every wait in virtual time
+    async with make_session(send_rate=2.0, clock=clock) as session:
+        started = clock.monotonic()
         await session.send_message(ACCOUNT, "hello")
         # A retry that re-entered the pacer would have waited a 0.5 s slot.
-        assert anyio.current_time() - started < 0.25
+        assert clock.monotonic() - started < 0.25
 
 
 # --- messages (history) -----------------------------------------------------------------------

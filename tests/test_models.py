@@ -102,7 +102,7 @@ def test_image_enums_accept_ints_and_keep_unknown_values() -> None:
     assert wire["ImageFormat"] == 3 and type(wire["ImageFormat"]) is int
     assert type(wire["ImageInfoArray"][0]["Type"]) is int
     with pytest.raises(tim_oa.ValidationError):
-        ImageInfo(type=True, size=10, width=2, height=3, url="u")  # type: ignore[arg-type]
+        ImageInfo(type=True, size=10, width=2, height=3, url="u")
 
 
 def test_history_priority_becomes_the_enum() -> None:
@@ -154,8 +154,8 @@ def test_type_checkers_see_every_lazy_name_and_no_module_getattr() -> None:
         if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             visible_getattr = True
     assert not visible_getattr
-    assert set(tim_oa._LAZY) <= checker_imports  # type: ignore[attr-defined]
-    assert set(tim_oa.__all__) == {*tim_oa._LAZY, "__version__"}  # type: ignore[attr-defined]
+    assert set(tim_oa._LAZY) <= checker_imports
+    assert set(tim_oa.__all__) == {*tim_oa._LAZY, "__version__"}
 
 
 def test_to_dict_makes_json_ready_plain_values() -> None:

@@ -93,7 +93,7 @@ def test_emulator_fixed_names() -> None:
 
 
 def _public_members(obj: type) -> list[tuple[str, object]]:
-    members = []
+    members: list[tuple[str, object]] = []
     for name, value in vars(obj).items():
         if name.startswith("_"):
             continue

@@ -335,6 +335,7 @@ def test_a_cancelled_burst_leaves_no_reservations() -> None:
                     tg.start_soon(oa.call, "destroy_official_account", {"Official_Account": "x"})
                 await anyio.sleep(0.2)
                 tg.cancel_scope.cancel()
+            assert len(server.stamps) < 500  # most were still queued behind the limiter
             start = anyio.current_time()
             await oa.call("destroy_official_account", {"Official_Account": "x"})
             return anyio.current_time() - start
@@ -347,7 +348,10 @@ def test_cancelled_sends_leave_no_pacing_reservations() -> None:
     """30 queued sends to one account cancelled: the next send waits at most one interval."""
 
     async def main() -> float:
+        sent: list[httpx.Request] = []
+
         def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request)
             return ok(MsgKey="1_1_1", MsgTime=1)
 
         async with session_on(handler) as oa:
@@ -357,6 +361,7 @@ def test_cancelled_sends_leave_no_pacing_reservations() -> None:
                     tg.start_soon(oa.send_message, "@TOA#_news", body)
                 await anyio.sleep(0.2)
                 tg.cancel_scope.cancel()
+            assert len(sent) == 1  # one send went out; 29 were waiting for their pacing slot
             start = anyio.current_time()
             await oa.send_message("@TOA#_news", body)
             return anyio.current_time() - start
@@ -418,7 +423,11 @@ def test_a_custom_limiter_is_asked_for_every_attempt_and_send() -> None:
 
 def test_limiter_with_rate_options_is_refused() -> None:
     limiter = LocalLimiter()
-    for kw, field in [({"rate_limit": 100}, "rate_limit"), ({"send_rate": None}, "send_rate")]:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"rate_limit": 100}, "rate_limit"),
+        ({"send_rate": None}, "send_rate"),
+    ]
+    for kw, field in cases:
         with pytest.raises(tim_oa.ValidationError) as info:
             session_on(lambda r: ok(), limiter=limiter, **kw)
         assert info.value.field == field

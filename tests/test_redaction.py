@@ -251,7 +251,7 @@ def test_httpx2_debug_run_over_a_socket_shows_no_usersig() -> None:
         "asyncio.run(main())\n"
         "print('USERSIGS', *issued)\n"
     )
-    assert Emulator and serve  # the probe's imports exist here too
+    assert callable(Emulator) and callable(serve)  # the probe's imports exist here too
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout

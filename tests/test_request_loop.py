@@ -374,7 +374,7 @@ async def test_backoff_sleeps_on_the_sessions_clock(
 
 async def test_retry_policy_argument_configures_retries(api: respx.MockRouter) -> None:
     route = api.post(MODIFY).mock(side_effect=[fail(20005)] * 6 + [ok()])
-    policy = tim_oa.RetryPolicy(max_retries=5)
+    policy = tim_oa.RetryPolicy(max_retries=5, base_delay=0)  # retries without waiting
     async with session(retry=policy) as oa:
         assert oa.retry is policy and oa.max_retries == 5
         with pytest.raises(tim_oa.ServerError) as info:

@@ -14,8 +14,6 @@ from tim_oa._retry import RetryPolicy, retry_wait
 
 from .conftest import body_of, fail, ok
 
-ORIGINAL_DELAY = RetryPolicy.delay  # captured before the autouse fixture zeroes it
-
 FAILURES: dict[str, Callable[[], Any]] = {
     "transient code": lambda: fail(20005),
     "rate limited": lambda: fail(60007),
@@ -187,13 +185,11 @@ async def test_fixed_usersig_cannot_renew(
 
 
 async def test_deadline_stops_retrying(
-    api: respx.MockRouter,
-    make_session: Callable[..., tim_oa.Session],
-    monkeypatch: pytest.MonkeyPatch,
+    api: respx.MockRouter, make_session: Callable[..., tim_oa.Session]
 ) -> None:
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, n, rng=None: 10.0)
     route = api.post(MODIFY).mock(side_effect=[fail(20005), ok()])
-    async with make_session(retry_deadline=5.0) as oa:
+    ten_seconds = RetryPolicy(base_delay=10.0, max_delay=10.0, jitter=0.0, deadline=5.0)
+    async with make_session(retry=ten_seconds) as oa:
         with pytest.raises(tim_oa.ServerError):
             await oa.modify_account("@TOA#_news", name="News")
     assert route.call_count == 1
@@ -205,7 +201,7 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
     rng = random.Random(1)
     for n, ceiling in enumerate([0.5, 1.0, 2.0, 4.0, 4.0, 4.0]):
-        delays = [ORIGINAL_DELAY(policy, n, rng) for _ in range(200)]
+        delays = [policy.delay(n, rng) for _ in range(200)]
         assert min(delays) >= ceiling / 2
         assert max(delays) <= ceiling
         assert max(delays) - min(delays) > ceiling / 4  # jittered, not fixed

@@ -12,15 +12,7 @@ import tim_oa
 from tim_oa._codes import NEVER, api_error, error_class_for, rule_for
 from tim_oa._retry import may_have_taken_effect, retry_wait
 
-from .test_retry import ORIGINAL_DELAY
-
 SEND = "send_official_account_msg"
-
-
-@pytest.fixture(autouse=True)
-def real_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests check the backoff itself (conftest zeroes it for the session tests)."""
-    monkeypatch.setattr(tim_oa.RetryPolicy, "delay", ORIGINAL_DELAY)
 
 
 RECALL = "official_account_msg_recall"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -385,11 +386,12 @@ async def test_extra_body_on_subscriber_commands(api: respx.MockRouter, oa: tim_
     assert body_of(listing.calls.last)["Y"] == "z"
     await oa.modify_subscriber("@TOA#_news", "u1", "vip", extra_body={"Z": None})
     assert body_of(modify.calls.last)["Z"] is None
-    for call in [
+    calls: list[Callable[[], Awaitable[object]]] = [
         lambda: oa.add_subscribers("@TOA#_news", ["a"], extra_body={"SubscriberList": []}),
         lambda: oa.remove_subscribers("@TOA#_news", ["a"], extra_body={"Official_Account": "x"}),
         lambda: oa.modify_subscriber("@TOA#_news", "u1", "v", extra_body={"CustomString": "w"}),
-    ]:
+    ]
+    for call in calls:
         with pytest.raises(tim_oa.ValidationError, match="sets '"):
             await call()
     with pytest.raises(tim_oa.ValidationError, match="sets 'Next'"):

@@ -99,7 +99,7 @@ def lib(request: pytest.FixtureRequest) -> Any:
 def build(backend: str, base_url: str, **options: Any) -> Any:
     if not backend.endswith("-send"):
         return make_transport(backend, base_url, **options)
-    transport = make_transport(backend.split("-")[0], base_url, **options)
+    transport: Any = make_transport(backend.split("-")[0], base_url, **options)
     transport._route_of = lambda client: None
     transport._route = None
     return transport
@@ -579,7 +579,11 @@ def test_httpx_objects_are_refused_with_aiohttp() -> None:
         make_transport("aiohttp", "http://127.0.0.1:1", client=httpx.AsyncClient())
     assert info.value.field == "http_client"
     with pytest.raises(tim_oa.ValidationError) as info:
-        make_transport("aiohttp", "http://127.0.0.1:1", transport=httpx.MockTransport(print))
+        make_transport(
+            "aiohttp",
+            "http://127.0.0.1:1",
+            transport=httpx.MockTransport(lambda request: httpx.Response(200)),
+        )
     assert info.value.field == "transport"
 
 
@@ -665,5 +669,6 @@ def test_the_fast_path_still_finds_the_pool(name: str) -> None:
     lib = importlib.import_module(name)
     assert callable(getattr(lib.AsyncClient, "_transport_for_url", None))
     transport = make_transport(name, "https://api.test")
+    assert isinstance(transport, HttpTransport)
     assert isinstance(transport._route, lib.AsyncBaseTransport)
     assert transport._route is transport.client._transport_for_url(lib.URL("https://api.test"))

@@ -191,15 +191,15 @@ def test_whole_float_seconds_are_converted_exactly() -> None:
 
     from tim_oa.testing._usersig import UserSigVerifier
 
-    signer = tim_oa.UserSigSigner(APP, KEY, expire=timedelta(days=1).total_seconds())
-    sig = signer.generate("administrator", now=1700000000.0)
+    signer = tim_oa.UserSigSigner(APP, KEY, expire=timedelta(days=1).total_seconds())  # type: ignore[arg-type]
+    sig = signer.generate("administrator", now=1700000000.0)  # type: ignore[arg-type]
     claims = tim_oa.decode_usersig(sig)
     assert claims["TLS.expire"] == 86400 and type(claims["TLS.expire"]) is int
     assert claims["TLS.time"] == 1700000000 and type(claims["TLS.time"]) is int
     # The same document as the reference's vector, and a verifier accepts it.
     assert claims["TLS.sig"] == VECTORS[1][3]
     UserSigVerifier(KEY).verify(sig, identifier="administrator", sdkappid=APP, now=1700000001)
-    assert tim_oa.UserSigSigner(APP, KEY, expire=600, renew_before=60.0).get("a")
+    assert tim_oa.UserSigSigner(APP, KEY, expire=600, renew_before=60.0).get("a")  # type: ignore[arg-type]
 
 
 BAD_SECONDS = [0, -1, 1.5, float("nan"), float("inf"), True, "86400", 2**31, 1e20]
@@ -290,7 +290,7 @@ async def test_a_blocking_sync_provider_is_bounded_by_the_timeout() -> None:
 
 async def test_a_cancelled_sync_provider_is_abandoned() -> None:
     release = threading.Event()
-    source = as_usersig_source(lambda identifier: release.wait(10) and "late")  # type: ignore[arg-type, return-value]
+    source = as_usersig_source(lambda identifier: release.wait(10) and "late")
     started = anyio.current_time()
     try:
         with anyio.move_on_after(0.2):

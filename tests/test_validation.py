@@ -87,14 +87,14 @@ def test_retry_policy_and_session_share_the_count_rule() -> None:
     ],
 )
 def test_session_takes_the_names_region_takes(name: str, region: tim_oa.Region) -> None:
-    session = tim_oa.Session(SDKAPPID, "admin", "sig", region=name)  # type: ignore[arg-type]
+    session = tim_oa.Session(SDKAPPID, "admin", "sig", region=name)
     assert session.region is region is tim_oa.Region(name)
     assert session.base_url == region.base_url()
 
 
 def test_a_bad_region_name_lists_the_valid_ones() -> None:
     with pytest.raises(tim_oa.ValidationError) as info:
-        tim_oa.Session(SDKAPPID, "admin", "sig", region="atlantis")  # type: ignore[arg-type]
+        tim_oa.Session(SDKAPPID, "admin", "sig", region="atlantis")
     assert info.value.field == "region"
     for valid in ("china", "singapore", "silicon_valley", "frankfurt"):
         assert valid in str(info.value)
@@ -141,9 +141,9 @@ def test_rules_for_the_other_modules() -> None:
             V.check_token(bad)
         assert info.value.field == "token"
     assert V.check_printable_ascii("tim-oa/1.0 (x)", "user_agent")
-    for bad in ("", "caf\u00e9", "a\nb", None):
+    for bad_agent in ("", "caf\u00e9", "a\nb", None):
         with pytest.raises(tim_oa.ValidationError):
-            V.check_printable_ascii(bad, "user_agent")
+            V.check_printable_ascii(bad_agent, "user_agent")
     assert V.check_share(1, "margin") == 1.0
     with pytest.raises(tim_oa.ValidationError):
         V.check_share(0, "margin")

@@ -115,7 +115,7 @@ def test_serves_with_signed_webhooks_to_a_url() -> None:
 
     token = "cli-webhook-token-8c2e"
     router = webhooks.WebhookRouter(sdkappid=DEFAULT_SDKAPPID, token=token)
-    seen: list[webhooks.Event] = []
+    seen: list[webhooks.BeforeCreateAccount] = []
 
     @router.on(webhooks.BeforeCreateAccount)
     async def refuse(event: webhooks.BeforeCreateAccount) -> webhooks.Answer:

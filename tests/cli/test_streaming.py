@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import pytest
 
@@ -58,7 +58,7 @@ class ReaderGoneAfter(io.TextIOBase):
 
 def close_stdout_after(monkeypatch: pytest.MonkeyPatch, flushes: int) -> None:
     def writer(stream: Any, fmt: str = "jsonl") -> RecordWriter:
-        return RecordWriter(ReaderGoneAfter(stream, flushes), fmt)
+        return RecordWriter(cast(TextIO, ReaderGoneAfter(stream, flushes)), fmt)
 
     monkeypatch.setattr(_listing, "RecordWriter", writer)
 
@@ -234,7 +234,7 @@ def test_a_bulk_job_keeps_nothing_per_id_in_memory() -> None:
     users = [f"mem-{n:06d}" for n in range(20_000)]
     chunks = [{u: outcome(u) for u in users[i : i + 100]} for i in range(0, len(users), 100)]
     out = LineCounter()
-    with BulkJob(RecordWriter(out), None, str, BatchBar("t", enabled=False)) as job:
+    with BulkJob(RecordWriter(cast(TextIO, out)), None, str, BatchBar("t", enabled=False)) as job:
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
@@ -253,7 +253,7 @@ def test_a_bulk_job_keeps_nothing_per_id_in_memory() -> None:
 def test_records_are_written_as_each_chunk_finishes() -> None:
     users = [f"rec-{n:04d}" for n in range(300)]
     out = io.StringIO()
-    with BulkJob(RecordWriter(out), None, str, BatchBar("t", enabled=False)) as job:
+    with BulkJob(RecordWriter(cast(TextIO, out)), None, str, BatchBar("t", enabled=False)) as job:
         for start in range(0, 300, 100):
             job(progress({u: outcome(u) for u in users[start : start + 100]}, start + 100, 300))
             assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == users[

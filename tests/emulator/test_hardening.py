@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -78,7 +79,7 @@ async def _call_app(
     emulator: Emulator, scope: dict[str, Any], chunks: list[bytes]
 ) -> tuple[dict[str, Any], int]:
     """Run one request through the ASGI app; return the envelope and how many chunks it read."""
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     read = 0
 
     async def receive() -> dict[str, Any]:
@@ -88,7 +89,7 @@ async def _call_app(
             raise AssertionError("the app read past the end of the body")
         return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await emulator.app(scope, receive, send)

@@ -134,7 +134,7 @@ async def test_limits_are_inclusive(client: RawClient) -> None:
 
 
 async def test_a_profile_value_over_500_bytes_is_40601(client: RawClient) -> None:
-    body = {"UserID": "u", "FaceUrl": "h" * 501}
+    body: dict[str, Any] = {"UserID": "u", "FaceUrl": "h" * 501}
     assert (await login(client, "account_import", body))["ErrorCode"] == 40601
     body = {"AccountList": [{"UserID": "u", "Nick": "é" * 251}]}
     assert (await login(client, "multiaccount_import", body))["ErrorCode"] == 40601

@@ -230,7 +230,8 @@ async def test_modify_subscriber_validation(
 async def test_subscriber_cursor_paging_100k(emulator: Emulator, client: RawClient) -> None:
     account_id = await client.create()
     bulk_subscribe(emulator, account_id, 100_000)
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: other work on a loaded machine does not count.
+    started = time.process_time()
     seen: list[str] = []
     cursor = ""
     while True:
@@ -241,7 +242,9 @@ async def test_subscriber_cursor_paging_100k(emulator: Emulator, client: RawClie
         cursor = data["Next"]
         if not cursor:
             break
-    assert time.perf_counter() - started < 5
+    # 500 pages take ~3 s of CPU when a page starts at its cursor: a bound (with slack for slow
+    # machines) against pages whose cost grows with the whole list.
+    assert time.process_time() - started < 15
     assert seen == [f"user{i}" for i in range(100_000)]
 
 

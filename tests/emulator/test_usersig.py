@@ -60,7 +60,19 @@ def test_reference_vectors_verify_and_expire(sig: str, identifier: str, expire: 
 
 def test_userbuf_is_part_of_the_signature() -> None:
     verifier = UserSigVerifier(DEFAULT_SECRET_KEY)
-    verifier.verify(mint_usersig(userbuf=b"abc"), identifier=ADMIN, sdkappid=SDKAPPID, now=T0)
+    abc, xyz = mint_usersig(userbuf=b"abc"), mint_usersig(userbuf=b"xyz")
+    for sig in (abc, xyz):
+        verifier.verify(sig, identifier=ADMIN, sdkappid=SDKAPPID, now=T0)
+    # The userbuf changes the signature, and one userbuf's signature fails for another.
+    assert decode_usersig(abc)["TLS.sig"] != decode_usersig(xyz)["TLS.sig"]
+    swapped = {**decode_usersig(abc), "TLS.userbuf": decode_usersig(xyz)["TLS.userbuf"]}
+    with pytest.raises(Failure) as info:
+        verifier.verify(pack(swapped), identifier=ADMIN, sdkappid=SDKAPPID, now=T0)
+    assert info.value.code == 70009
+    dropped = {k: v for k, v in decode_usersig(abc).items() if k != "TLS.userbuf"}
+    with pytest.raises(Failure) as info:
+        verifier.verify(pack(dropped), identifier=ADMIN, sdkappid=SDKAPPID, now=T0)
+    assert info.value.code == 70009
 
 
 async def test_reference_admin_vector_accepted_over_http() -> None:

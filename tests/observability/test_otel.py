@@ -100,7 +100,7 @@ async def test_without_suppression_httpx_instrumentation_records_the_usersig(
     await make_session(usersig=SECRET_SIG).call("get_official_account_info", {})
     leaked = [s for s in httpx_instrumented.spans() if any(SECRET_SIG in v for v in every_value(s))]
     assert leaked and leaked[0].kind is SpanKind.CLIENT
-    assert leaked[0].instrumentation_scope.name.startswith("opentelemetry.instrumentation.httpx")
+    assert leaked[0].instrumentation_scope.name.startswith("opentelemetry.instrumentation.httpx")  # type: ignore[union-attr]
 
 
 async def test_with_httpx_instrumentation_no_span_holds_the_usersig(
@@ -113,11 +113,12 @@ async def test_with_httpx_instrumentation_no_span_holds_the_usersig(
     spans = httpx_instrumented.spans()
     assert spans
     assert not [v for s in spans for v in every_value(s) if SECRET_SIG in v or "usersig=eJ" in v]
-    assert {s.instrumentation_scope.name for s in spans} == {"tim_oa"}  # httpx recorded nothing
+    # httpx recorded nothing
+    assert {s.instrumentation_scope.name for s in spans} == {"tim_oa"}  # type: ignore[union-attr]
     attempts = httpx_instrumented.named("POST get_official_account_info")
     assert (
-        [a.attributes["url.full"] for a in attempts]
-        == [  # type: ignore[index]
+        [a.attributes["url.full"] for a in attempts]  # type: ignore[index]
+        == [
             "https://api.test" + INFO + "?sdkappid=REDACTED&identifier=REDACTED&usersig=REDACTED"
             "&random=REDACTED&contenttype=json"
         ]
@@ -214,8 +215,9 @@ async def test_a_bulk_job_has_chunk_spans_and_counts_ids_by_outcome(
     assert len(chunks) == len(calls) == 2
     assert {c.parent.span_id for c in chunks} == {bulk.context.span_id}  # type: ignore[union-attr]
     assert {c.parent.span_id for c in calls} == {c.context.span_id for c in chunks}  # type: ignore[union-attr]
-    assert {  # type: ignore[index]
-        k: bulk.attributes[k] for k in ("tim_oa.bulk.succeeded", "tim_oa.bulk.unchanged")
+    assert {
+        k: bulk.attributes[k]  # type: ignore[index]
+        for k in ("tim_oa.bulk.succeeded", "tim_oa.bulk.unchanged")
     } == {"tim_oa.bulk.succeeded": 120, "tim_oa.bulk.unchanged": 1}
     ids_by_outcome = {
         p.attributes["tim_oa.bulk.outcome"]: p.value for p in telemetry.points("tim_oa.bulk.ids")

@@ -15,6 +15,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio
 
@@ -27,6 +28,7 @@ async def main(
     port: int, kind: str, name: str, rate: float, duration: float, tasks: int
 ) -> list[float]:
     client = redis.asyncio.Redis(port=port, socket_timeout=5)
+    take: Callable[[], Awaitable[object]]
     if kind == "call":
         limiter = RedisLimiter(client, rate=rate, send_rate=None)
         take = lambda: limiter.acquire(name, app=APP)  # noqa: E731

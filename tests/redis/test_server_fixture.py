@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from . import server
 
 
 def test_missing_binary_skips_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.delenv(server.REQUIRE_ENV, raising=False)
     with pytest.raises(pytest.skip.Exception, match="no redis-server binary on PATH"):
         server.redis_server_binary()
 
 
 def test_missing_binary_fails_when_redis_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv(server.REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="TIM_OA_REQUIRE_REDIS is set"):
         server.redis_server_binary()

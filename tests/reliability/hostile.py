@@ -547,7 +547,7 @@ class HostileServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self.connections += 1
         self.open_connections += 1
         conn = Conn(reader, writer, self.connections)
@@ -559,7 +559,7 @@ class HostileServer:
             pass  # the server is stopping
         finally:
             self.open_connections -= 1
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 

@@ -16,6 +16,9 @@ import httpx
 import pytest
 
 import tim_oa
+from tim_oa.testing import Emulator
+
+from ..conftest import no_backoff
 
 if sys.version_info >= (3, 11):
     import builtins
@@ -57,6 +60,11 @@ class RecordingSigner(tim_oa.UserSigSigner):
         return sig
 
 
+def emulator_session(emulator: Emulator, **options: Any) -> tim_oa.Session:
+    """``emulator.session(**options)`` whose retries do not wait (unless a test says so)."""
+    return emulator.session(**no_backoff(options))
+
+
 def make_session(base_url: str, **options: Any) -> tim_oa.Session:
     """A session against ``base_url``: limiters off and no retries unless a test says so."""
     options.setdefault("usersig", RecordingSigner(SDKAPPID, SECRET_KEY))
@@ -66,7 +74,7 @@ def make_session(base_url: str, **options: Any) -> tim_oa.Session:
     options.setdefault("timeout", 5)
     if "http_client" not in options and "transport" not in options:
         options.setdefault("backend", STACK)
-    return tim_oa.Session(SDKAPPID, ADMIN, base_url=base_url, **options)
+    return tim_oa.Session(SDKAPPID, ADMIN, base_url=base_url, **no_backoff(options))
 
 
 def is_group(exc: BaseException) -> bool:
@@ -156,4 +164,4 @@ def mock_session(sent: list[httpx.Request], **options: Any) -> tim_oa.Session:
         "max_retries": 0,
     }
     settings.update(options)
-    return tim_oa.Session(**settings)
+    return tim_oa.Session(**no_backoff(settings))

@@ -20,7 +20,7 @@ import pytest
 import tim_oa
 from tim_oa.testing import Emulator, Faults
 
-from .support import count
+from .support import count, emulator_session
 
 IDS = 100_000
 BEFORE = Faults(error_rate=0.02, drop_rate=0.015, http_502_rate=0.015)  # ~5 % before applying
@@ -93,7 +93,7 @@ async def test_a_bulk_add_under_faults_loses_and_invents_nothing(retries: int, t
     wrapper = AfterCommitFaults(emu, "add_subscriber", AFTER_RATE, seed=1)
     ids = [f"user{i:06d}" for i in range(total)]
     started = time.monotonic()
-    async with emu.session(rate_limit=None, transport=wrapper, max_retries=retries) as oa:
+    async with emulator_session(emu, rate_limit=None, transport=wrapper, max_retries=retries) as oa:
         result = await oa.add_subscribers(account, ids + ids[:500])  # duplicates: sent once
     elapsed = time.monotonic() - started
     emu.faults = None
@@ -140,7 +140,7 @@ async def test_a_100k_export_under_faults_has_no_duplicates_and_no_gaps() -> Non
     started = time.monotonic()
     seen: list[str] = []
     pages = 0
-    async with emu.session(rate_limit=None, transport=wrapper) as oa:
+    async with emulator_session(emu, rate_limit=None, transport=wrapper) as oa:
         async for page in oa.subscribers(account).pages():
             pages += 1
             seen.extend(s.user_id for s in page.items)
@@ -173,7 +173,7 @@ async def test_a_bulk_remove_under_faults_agrees_with_the_server() -> None:
         emu.call("add_subscriber", {"Official_Account": account, "SubscriberList": chunk})
     emu.faults = BEFORE
     wrapper = AfterCommitFaults(emu, "delete_subscriber", AFTER_RATE, seed=3)
-    async with emu.session(rate_limit=None, transport=wrapper) as oa:
+    async with emulator_session(emu, rate_limit=None, transport=wrapper) as oa:
         result = await oa.remove_subscribers(account, ids)
     emu.faults = None
 

@@ -17,7 +17,7 @@ import respx
 import tim_oa
 from tim_oa.testing import Emulator, ManualClock
 
-from .support import count
+from .support import count, emulator_session
 
 SVC = "/v4/official_account_open_http_svc/"
 ACCOUNT = "@TOA#_claimed"
@@ -28,7 +28,7 @@ def emulator(**options: Any) -> Emulator:
     return Emulator(send_per_second=None, broadcasts_per_hour=None, **options)
 
 
-FIELDS = {"introduction": "ours", "custom_string": "k=1", "max_subscribers": 500}
+FIELDS: dict[str, Any] = {"introduction": "ours", "custom_string": "k=1", "max_subscribers": 500}
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ FIELDS = {"introduction": "ours", "custom_string": "k=1", "max_subscribers": 500
 async def test_a_create_never_claims_someone_elses_account(fault: dict[str, Any]) -> None:
     count("round-three cases")
     emu = emulator()
-    async with emu.session(max_retries=2) as oa:
+    async with emulator_session(emu, max_retries=2) as oa:
         # someone else holds the id, with the same owner and name but none of our fields
         await oa.create_account("owner", "News", account_id=ACCOUNT)
         emu.fail_next("create_official_account", after_commit=False, **fault)
@@ -53,7 +53,7 @@ async def test_a_create_never_claims_an_older_identical_account() -> None:
     count("round-three cases")
     clock = ManualClock()
     emu = emulator(clock=clock)
-    async with emu.session(max_retries=2) as oa:
+    async with emulator_session(emu, max_retries=2) as oa:
         await oa.create_account("owner", "News", account_id=ACCOUNT, **FIELDS)
         clock.advance(3600)  # an hour later, the same create again, its first attempt lost
         emu.fail_next("create_official_account", http_status=502, after_commit=False)
@@ -66,7 +66,7 @@ async def test_a_create_never_claims_an_older_identical_account() -> None:
 async def test_a_create_lost_after_commit_is_still_its_own(manual: bool) -> None:
     count("round-three cases")
     emu = emulator(clock=ManualClock()) if manual else emulator()
-    async with emu.session(max_retries=2) as oa:
+    async with emulator_session(emu, max_retries=2) as oa:
         emu.fail_next("create_official_account", http_status=502, after_commit=True)
         assert await oa.create_account("owner", "News", account_id=ACCOUNT, **FIELDS) == ACCOUNT
     assert emu.accounts[ACCOUNT].custom_string == "k=1"
@@ -117,7 +117,7 @@ async def test_a_scripted_create_after_a_502(profile: dict[str, Any], taken: boo
             base_url=BASE,
             rate_limit=None,
             send_rate=None,
-            max_retries=1,
+            retry=tim_oa.RetryPolicy(base_delay=0, max_retries=1),
         ) as oa:
             call = oa.create_account("owner", "News", account_id=ACCOUNT, **FIELDS)
             if taken:
@@ -146,7 +146,12 @@ async def test_a_first_attempt_that_never_left_proves_nothing() -> None:
             ]
         )
         async with tim_oa.Session(
-            1400000000, "admin", usersig="sig", base_url=BASE, rate_limit=None, max_retries=1
+            1400000000,
+            "admin",
+            usersig="sig",
+            base_url=BASE,
+            rate_limit=None,
+            retry=tim_oa.RetryPolicy(base_delay=0, max_retries=1),
         ) as oa:
             with pytest.raises(tim_oa.AccountIdInUseError) as info:
                 await oa.create_account("owner", "News", account_id=ACCOUNT)
@@ -160,7 +165,7 @@ async def test_a_first_attempt_that_never_left_proves_nothing() -> None:
 async def test_a_destroy_of_a_missing_account_after_a_refused_attempt_raises() -> None:
     count("round-three cases")
     emu = emulator()
-    async with emu.session(max_retries=2) as oa:
+    async with emulator_session(emu, max_retries=2) as oa:
         emu.fail_next("destroy_official_account", code=20005, after_commit=False)
         # 20005 (internal error) may have taken effect: the retry's 130004 is taken as ours
         await oa.destroy_account("@TOA#_never")

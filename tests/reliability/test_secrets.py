@@ -49,6 +49,7 @@ from .support import (
     RecordingSigner,
     count,
     describe,
+    emulator_session,
     is_group,
     make_session,
 )
@@ -288,7 +289,7 @@ def emulator() -> Emulator:
 async def test_a_wrong_key_70009_shows_no_secret(audit: Audit) -> None:
     emu = emulator()
     wrong = audit.signer("another-apps-secret-key-0123456789abcdef")
-    async with emu.session(usersig=wrong, max_retries=1) as oa:
+    async with emulator_session(emu, usersig=wrong, max_retries=1) as oa:
         exc = await provoke(audit, "70009", lambda: oa.create_account("owner", "News"))
     assert isinstance(exc, tim_oa.AuthError), describe(exc)
     assert exc.code == 70009
@@ -298,7 +299,7 @@ async def test_a_wrong_key_70009_shows_no_secret(audit: Audit) -> None:
 async def test_an_expired_usersig_70001_shows_no_secret(audit: Audit) -> None:
     emu = emulator()
     stale = audit.signer(clock=lambda: time.time() - 3 * 86400)  # every signature is expired
-    async with emu.session(usersig=stale) as oa:
+    async with emulator_session(emu, usersig=stale) as oa:
         exc = await provoke(audit, "70001", lambda: oa.create_account("owner", "News"))
     assert isinstance(exc, tim_oa.UserSigExpiredError), describe(exc)
     audit.assert_clean()
@@ -316,7 +317,7 @@ async def test_a_failing_usersig_provider_shows_no_secret(audit: Audit) -> None:
             raise ConnectionError("the vault is unreachable")
         return stale.get(identifier)  # expired: the server answers 70001 and we must renew
 
-    async with emu.session(usersig=provider) as oa:
+    async with emulator_session(emu, usersig=provider) as oa:
         await provoke(audit, "provider fails on renewal", lambda: oa.destroy_account(ACCOUNT))
     assert calls >= 2
     audit.assert_clean()
@@ -332,7 +333,7 @@ async def test_a_provider_returning_garbage_shows_no_secret(audit: Audit) -> Non
 
     emu = Emulator(SDKAPPID, SECRET_KEY, rate_limit=None)
     emu.fail_next(code=70001)  # makes the session ask the provider again
-    async with emu.session(usersig=provider) as oa:
+    async with emulator_session(emu, usersig=provider) as oa:
         await provoke(audit, "provider returns empty", lambda: oa.destroy_account(ACCOUNT))
     audit.assert_clean()
 

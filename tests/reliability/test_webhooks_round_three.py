@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
@@ -73,7 +74,7 @@ async def test_on_timeout_decides_for_a_handler_that_got_no_thread(
     count("round-three cases")
     router = make_router(max_threads=1, deadline=0.3, on_timeout=on_timeout)
     release = threading.Event()
-    calls: list[str] = []
+    calls: list[str | None] = []
 
     @router.on(webhooks.BeforeSendMessage)
     def hold(event: webhooks.BeforeSendMessage) -> webhooks.Answer:
@@ -109,6 +110,7 @@ def _raw_post(
 ) -> tuple[bytes, float]:
     """POST a body of ``length`` bytes but send only ``sent``; return the status line and time."""
     url = urllib.parse.urlsplit(base_url)
+    assert url.port is not None
     started = time.monotonic()
     with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
         head = (
@@ -142,13 +144,13 @@ async def test_the_body_is_not_received_before_authentication() -> None:
     router = make_router()
     app = router.asgi_app()
     received: list[str] = []
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         received.append("body")
         return {"type": "http.request", "body": b"{}", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     query = urllib.parse.urlencode({**query_for(webhooks.AfterAccountFull), "Sign": "0" * 64})
@@ -185,7 +187,7 @@ def test_handlers_that_can_take_the_event_are_accepted() -> None:
     router = make_router()
     router.add_handler(_Handlers().method, webhooks.AfterAccountFull)
     router.add_handler(lambda *events: None, webhooks.AfterAddSubscriber)
-    router.add_handler(lambda event, extra=None: None, webhooks.AfterSendMessage)
+    router.add_handler(lambda event, extra=None: None, webhooks.AfterSendMessage)  # type: ignore[misc]
     router.add_handler(print, webhooks.AfterRecallMessages)  # a builtin: not inspectable
     assert len(router.handlers) == 4
 

@@ -85,6 +85,7 @@ def test_pagers_stream_page_by_page(oa: tim_oa.SyncSession, emulator: Emulator) 
     assert [len(p.items) for p in pages] == [100, 100, 50]
     assert pages[-1].is_last and pages[0].total == 250
     assert len(pager.collect(limit=120)) == 120
+    assert pages[0].next_cursor is not None
     resumed = oa.subscribers(account_id, page_size=100, cursor=pages[0].next_cursor)
     assert len(resumed.collect()) == 150
     for _ in oa.subscribers(account_id, page_size=10):
@@ -169,7 +170,7 @@ def test_bad_options_raise_in_the_constructor() -> None:
     with pytest.raises(tim_oa.ValidationError):
         tim_oa.SyncSession(0, "admin", "sig", base_url="http://127.0.0.1:1")
     with pytest.raises(TypeError):
-        tim_oa.SyncSession(1400000000, "admin", "sig", no_such_option=1)
+        tim_oa.SyncSession(1400000000, "admin", "sig", no_such_option=1)  # type: ignore[call-arg]
 
 
 def test_repr_hides_the_usersig(emulator: Emulator) -> None:

@@ -75,18 +75,18 @@ def test_refuse_codes_are_one_or_the_custom_range(code: int) -> None:
     ("build", "field"),
     [
         (lambda: webhooks.Refuse(True), "code"),
-        (lambda: webhooks.Refuse("1"), "code"),
-        (lambda: webhooks.Refuse(1, info=None), "info"),
-        (lambda: webhooks.Allow(info=3), "info"),
-        (lambda: webhooks.Drop(info=b""), "info"),
+        (lambda: webhooks.Refuse("1"), "code"),  # type: ignore[arg-type]
+        (lambda: webhooks.Refuse(1, info=None), "info"),  # type: ignore[arg-type]
+        (lambda: webhooks.Allow(info=3), "info"),  # type: ignore[arg-type]
+        (lambda: webhooks.Drop(info=b""), "info"),  # type: ignore[arg-type]
         (lambda: webhooks.RefuseSubscribers("bob"), "user_ids"),
-        (lambda: webhooks.RefuseSubscribers(None), "user_ids"),
+        (lambda: webhooks.RefuseSubscribers(None), "user_ids"),  # type: ignore[arg-type]
         (lambda: webhooks.RefuseSubscribers(["bob", ""]), "user_ids[1]"),
-        (lambda: webhooks.RefuseSubscribers(["bob", 7]), "user_ids[1]"),
+        (lambda: webhooks.RefuseSubscribers(["bob", 7]), "user_ids[1]"),  # type: ignore[list-item]
         (lambda: webhooks.ReplaceMessage(None), "msg_body"),
         (lambda: webhooks.ReplaceMessage([]), "msg_body"),
         (lambda: webhooks.ReplaceMessage(""), "msg_body"),
-        (lambda: webhooks.ReplaceMessage(42), "msg_body"),
+        (lambda: webhooks.ReplaceMessage(42), "msg_body"),  # type: ignore[arg-type]
         (lambda: webhooks.ReplaceMessage({"MsgType": "TIMTextElem"}), "msg_body"),
         (
             lambda: webhooks.ReplaceMessage({"MsgType": "X", "MsgContent": {"v": float("nan")}}),
@@ -96,7 +96,7 @@ def test_refuse_codes_are_one_or_the_custom_range(code: int) -> None:
             lambda: webhooks.ReplaceMessage({"MsgType": "X", "MsgContent": {"v": object()}}),
             "msg_body",
         ),
-        (lambda: webhooks.ReplaceMessage("ok", cloud_custom_data=1), "cloud_custom_data"),
+        (lambda: webhooks.ReplaceMessage("ok", cloud_custom_data=1), "cloud_custom_data"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_answer_arguments_raise_validation_error(build: Any, field: str) -> None:

@@ -17,9 +17,11 @@ from tim_oa.testing._server import serve_asgi
 from .samples import NOW, SDKAPPID, TOKEN, body_of, query_for, request_for
 
 
-def make_router(**options: Any) -> tuple[webhooks.WebhookRouter, list[webhooks.Event]]:
+def make_router(
+    **options: Any,
+) -> tuple[webhooks.WebhookRouter, list[webhooks.BeforeAddSubscriber]]:
     router = webhooks.WebhookRouter(SDKAPPID, TOKEN, clock=lambda: NOW, **options)
-    seen: list[webhooks.Event] = []
+    seen: list[webhooks.BeforeAddSubscriber] = []
 
     @router.on(webhooks.BeforeAddSubscriber)
     async def vet(event: webhooks.BeforeAddSubscriber) -> webhooks.Answer:
@@ -204,7 +206,7 @@ def test_max_body_bytes_is_checked() -> None:
 async def test_fastapi_route_at_an_exact_path_and_a_mount() -> None:
     router, seen = make_router()
     app = FastAPI()
-    app.add_route("/tim/callback", router.asgi_app(), methods=["POST"])
+    app.add_route("/tim/callback", router.asgi_app(), methods=["POST"])  # type: ignore[arg-type]
     app.mount("/hooks", router.asgi_app())
     query, body = request_for(webhooks.BeforeAddSubscriber)
     async with client(app) as http:
@@ -228,7 +230,7 @@ async def test_fastapi_under_uvicorn_on_loopback_receives_a_signed_post() -> Non
         return webhooks.ReplaceMessage("[redacted]", cloud_custom_data="moderated")
 
     app = FastAPI()
-    app.add_route("/tim/callback", router.asgi_app(), methods=["POST"])
+    app.add_route("/tim/callback", router.asgi_app(), methods=["POST"])  # type: ignore[arg-type]
     with serve_asgi(app) as base_url:
         query = webhooks.callback_query(SDKAPPID, webhooks.BeforeSendMessage, token=TOKEN)
         async with httpx.AsyncClient(base_url=base_url) as http:

@@ -196,7 +196,7 @@ async def test_an_answer_the_event_does_not_accept_is_logged_and_answered_allow(
     router = make_router()
     router.add_handler(lambda event: webhooks.Refuse(), webhooks.AfterAddSubscriber)
     router.add_handler(lambda event: webhooks.Drop(), webhooks.BeforeAddSubscriber)
-    router.add_handler(lambda event: {"ErrorCode": 1}, webhooks.BeforeCreateAccount)
+    router.add_handler(lambda event: {"ErrorCode": 1}, webhooks.BeforeCreateAccount)  # type: ignore[arg-type, return-value]
     with caplog.at_level(logging.ERROR, logger="tim_oa.webhooks"):
         assert await handle(router, webhooks.AfterAddSubscriber) == ALLOW
         assert await handle(router, webhooks.BeforeAddSubscriber) == ALLOW
@@ -256,14 +256,14 @@ def test_the_router_works_under_trio() -> None:
 # --- registration ------------------------------------------------------------------------------
 
 
-def after_refuse(event: webhooks.AfterAddSubscriber) -> webhooks.Refuse: ...
+def after_refuse(event: webhooks.AfterAddSubscriber) -> webhooks.Refuse: ...  # type: ignore[empty-body]
 def optional_refuse(event: Any) -> Optional[webhooks.Refuse]: ...  # noqa: UP045
-def union_refuse(event: Any) -> Union[webhooks.Allow, webhooks.Refuse]: ...  # noqa: UP007
-def pipe_drop(event: Any) -> webhooks.Allow | webhooks.Drop: ...
-async def async_refuse(event: Any) -> webhooks.Refuse: ...
-def awaitable_refuse(event: Any) -> Awaitable[webhooks.Refuse]: ...
-def returns_dict(event: Any) -> dict[str, Any]: ...
-def returns_answer(event: Any) -> webhooks.Answer: ...
+def union_refuse(event: Any) -> Union[webhooks.Allow, webhooks.Refuse]: ...  # type: ignore[empty-body]  # noqa: UP007
+def pipe_drop(event: Any) -> webhooks.Allow | webhooks.Drop: ...  # type: ignore[empty-body]
+async def async_refuse(event: Any) -> webhooks.Refuse: ...  # type: ignore[empty-body]
+def awaitable_refuse(event: Any) -> Awaitable[webhooks.Refuse]: ...  # type: ignore[empty-body]
+def returns_dict(event: Any) -> dict[str, Any]: ...  # type: ignore[empty-body]
+def returns_answer(event: Any) -> webhooks.Answer: ...  # type: ignore[empty-body]
 def returns_none(event: Any) -> None: ...
 def unannotated(event): ...  # type: ignore[no-untyped-def]
 def unresolvable(event: Any) -> NoSuchAnswer: ...  # type: ignore[name-defined]  # noqa: F821
