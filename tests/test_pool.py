@@ -8,6 +8,7 @@ import pytest
 
 import tim_oa
 from tim_oa._pool import SHARD_SIZE, ShardedTransport, shard_pool
+from tim_oa._transport import HttpTransport
 from tim_oa.testing import Emulator, serve
 
 BASE = "https://api.test/v4/x"
@@ -100,22 +101,33 @@ async def test_a_failed_request_gives_its_place_back_and_overflow_queues_on_the_
     assert pool._load == [0] and pool._free == [0]
 
 
+def _client(oa: tim_oa.Session) -> httpx.AsyncClient:
+    """The session's own httpx client (its transport is an ``HttpTransport``)."""
+    transport = oa._shared.transport
+    assert isinstance(transport, HttpTransport)
+    return transport.client
+
+
+def _never(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("no request is sent")
+
+
 def test_the_sessions_own_client_is_sharded_and_a_given_transport_is_not() -> None:
     oa = tim_oa.Session(1, "admin", "sig", base_url="https://api.test")  # 200/s: 500 connections
-    pool = oa._shared.transport.client._transport
+    pool = _client(oa)._transport
     assert isinstance(pool, ShardedTransport)
     assert pool.shard_size == SHARD_SIZE and pool.max_shards == -(-500 // SHARD_SIZE)
     small = tim_oa.Session(
         1, "admin", "sig", base_url="https://api.test", max_concurrency=SHARD_SIZE
     )
-    assert type(small._shared.transport.client._transport) is httpx.AsyncHTTPTransport
+    assert type(_client(small)._transport) is httpx.AsyncHTTPTransport
     mocked = tim_oa.Session(
-        1, "admin", "sig", base_url="https://api.test", transport=httpx.MockTransport(print)
+        1, "admin", "sig", base_url="https://api.test", transport=httpx.MockTransport(_never)
     )
-    assert isinstance(mocked._shared.transport.client._transport, httpx.MockTransport)
+    assert isinstance(_client(mocked)._transport, httpx.MockTransport)
     given = httpx.AsyncHTTPTransport()
     mine = tim_oa.Session(1, "admin", "sig", base_url="https://api.test", transport=given)
-    assert mine._shared.transport.client._transport is given  # a caller's pool stays as it is
+    assert _client(mine)._transport is given  # a caller's pool stays as it is
     # A client of a few connections keeps its one pool.
     plain = httpx.AsyncClient()
     assert shard_pool(plain, SHARD_SIZE)._transport is plain._transport
@@ -133,7 +145,7 @@ async def test_a_session_over_loopback_spreads_many_requests_over_small_pools() 
             async with anyio.create_task_group() as tg:
                 for _ in range(60):
                     tg.start_soon(oa.get_accounts, [account])
-            pool = oa._shared.transport.client._transport
+            pool = _client(oa)._transport
             assert isinstance(pool, ShardedTransport)
             assert len(pool.shards) >= 2
             assert pool._load == [0] * len(pool.shards)
