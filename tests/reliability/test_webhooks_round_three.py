@@ -301,3 +301,48 @@ def test_parse_event_raises_for_unknown_commands_unless_asked() -> None:
     raw = webhooks.parse_event(query, b"", allow_unknown_commands=True, **options)
     assert isinstance(raw, webhooks.RawCallback)
     assert raw.command == command and raw.body == {}
+
+
+SCRIPT_OUTLIVING_HANDLER = """
+import threading, time
+from tim_oa import webhooks
+
+TOKEN = "tok"
+router = webhooks.WebhookRouter(1400000000, TOKEN, deadline=0.05)
+release = threading.Event()
+
+@router.on(webhooks.BeforeAddSubscriber)
+def slow(event):
+    release.wait(10)  # still running when its callback is answered and its event loop ends
+
+query = webhooks.callback_query(1400000000, webhooks.BeforeAddSubscriber, token=TOKEN)
+body = {"CallbackCommand": "OfficialAccount.CallbackBeforeAddSubscriber",
+        "Official_Account": "@TOA#_news", "Operator_Account": "admin",
+        "SubscriberList": ["u1"], "EventTime": int(time.time() * 1000)}
+
+async def main():
+    print((await router.handle(query, body))["ActionStatus"])
+
+import asyncio
+
+loop = asyncio.new_event_loop()  # stopped but never closed, as a test runner's loop may be
+loop.run_until_complete(main())
+release.set()  # the handler returns while its loop no longer runs: its thread must end alone
+print("done")
+"""
+
+
+def test_a_sync_handler_that_outlives_its_event_loop_does_not_hang_the_exit() -> None:
+    """A handler abandoned at the deadline gives its thread slot back without waiting for the
+    loop, which may have finished: the interpreter then exits instead of waiting forever."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT_OUTLIVING_HANDLER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["OK", "done"]

@@ -22,11 +22,9 @@ answered the OK envelope (``Allow()``). Bad requests (signature, app id, body â€
 from __future__ import annotations
 
 import collections.abc
-import contextlib
 import inspect
 import logging
 import math
-import threading
 import time
 import types
 import typing
@@ -45,6 +43,7 @@ from ._answers import Allow, Answer, Refuse
 from ._asgi import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, WebhookApp
 from ._events import EVENT_TYPES, Event
 from ._parse import BodyLike, QueryLike, RawCallback, _check_options, authenticate, parse
+from ._threads import Borrower, soon_in_this_loop
 
 logger = logging.getLogger("tim_oa.webhooks")
 
@@ -419,8 +418,9 @@ class WebhookRouter:
         except LookupError:  # the first sync handler in this event loop
             slots = anyio.CapacityLimiter(self.max_threads)
             self._threads.set(slots)
-        borrower = _Borrower()
+        borrower = Borrower()
         await slots.acquire_on_behalf_of(borrower)
+        soon = soon_in_this_loop()
 
         def in_thread() -> Any:
             with borrower.lock:
@@ -431,9 +431,10 @@ class WebhookRouter:
             try:
                 return func(arg)
             finally:
-                # RuntimeError: the event loop is gone, and nobody waits for the slot
-                with contextlib.suppress(RuntimeError):
-                    anyio.from_thread.run_sync(slots.release_on_behalf_of, borrower)
+                # Not waited for: a handler abandoned at the deadline may end after its event
+                # loop did, and waiting for a loop that no longer runs would hang this thread
+                # (and the interpreter's exit with it).
+                soon(lambda: slots.release_on_behalf_of(borrower))
 
         try:
             return await anyio.to_thread.run_sync(
@@ -455,14 +456,6 @@ class WebhookRouter:
     ) -> WebhookApp:
         """An ASGI app that answers callbacks with this router (see :class:`WebhookApp`)."""
         return WebhookApp(self, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
-
-
-class _Borrower:
-    """One sync handler's claim on a thread slot: pending, running, or abandoned unstarted."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.state = "pending"
 
 
 def _check_handler(func: Any) -> None:
