@@ -37,12 +37,16 @@ def _ids(ctx: Context) -> list[str]:
     return [f"user{i:07d}" for i in range(ctx.size(100_000, 5_000))]
 
 
-def _throughput(latency_ms: int, model: str, rate: int = RATE) -> Measurement:
+def _throughput(
+    latency_ms: int, model: str, rate: int = RATE, backend: str = "httpx"
+) -> Measurement:
     def run(ctx: Context) -> Metrics:
         ids = _ids(ctx)
         calls = -(-len(ids) // 100)
         ctx.server.configure(latency=latency_ms / 1000, limit=model, rate=rate)
-        options = {} if rate == RATE else {"rate_limit": rate}
+        options: dict[str, Any] = {} if rate == RATE else {"rate_limit": rate}
+        if backend != "httpx":
+            options["backend"] = backend
 
         async def main() -> tuple[float, float, Any]:
             async with C.session(ctx.server.base_url, **options) as oa:
@@ -66,7 +70,21 @@ def _throughput(latency_ms: int, model: str, rate: int = RATE) -> Measurement:
         }
 
     key = f"lib.bulk.{latency_ms}ms.{model}" + ("" if rate == RATE else f".{rate}rps")
-    return Measurement(key, run, primary="ratio")
+    key += "" if backend == "httpx" else f".{backend}"
+    return Measurement(key, run, primary="ratio", requires=_backend_missing(backend))
+
+
+def _backend_missing(backend: str) -> Callable[[Context], str | None]:
+    def requires(ctx: Context) -> str | None:
+        if backend == "httpx":
+            return None
+        try:
+            import aiohttp  # noqa: F401
+        except ImportError:
+            return "n/a: aiohttp is not installed"
+        return None
+
+    return requires
 
 
 def _throughput_summary(limit: float) -> Callable[[list[Series]], Outcome]:
@@ -94,9 +112,20 @@ def _throughput_summary(limit: float) -> Callable[[list[Series]], Outcome]:
     return summarize
 
 
+def _info(summarize: Callable[[list[Series]], Outcome]) -> Callable[[list[Series]], Outcome]:
+    def info(medians: list[Series]) -> Outcome:
+        outcome = summarize(medians)
+        return Outcome(outcome.measured, outcome.ratio, None, outcome.note)
+
+    return info
+
+
 THROUGHPUT = {(lat, model): _throughput(lat, model) for lat in LATENCIES_MS for model in MODELS}
 TIER_THROUGHPUT = {
     (rate, model): _throughput(TIER_LATENCY_MS, model, rate) for rate in TIERS for model in MODELS
+}
+TIER_AIOHTTP = {
+    rate: _throughput(TIER_LATENCY_MS, "sliding_window", rate, "aiohttp") for rate in TIERS
 }
 
 
@@ -166,6 +195,16 @@ def rows() -> list[Row]:
         )
         for rate in TIERS
         for model in MODELS
+    ]
+    out += [
+        Row(
+            f"bulk.{rate}rps.{TIER_LATENCY_MS}ms.sliding.aiohttp",
+            f'the same with backend="aiohttp", server strict sliding window {rate}/s',
+            "(info)",
+            [TIER_AIOHTTP[rate], THROUGHPUT[TIER_LATENCY_MS, "sliding_window"]],
+            _info(_throughput_summary(1.10)),
+        )
+        for rate in TIERS
     ]
     out.append(
         Row(

@@ -127,7 +127,7 @@ def _jittery_flood(spread: float, calls: int = 2000) -> tuple[JitteryServer, flo
     return result
 
 
-def test_the_slack_absorbs_delay_variation_up_to_itself_and_costs_one_percent() -> None:
+def test_the_slack_absorbs_delay_variation_up_to_itself_and_costs_its_share() -> None:
     """Window arithmetic: no window of 1 + slack s holds more than 200 grants, so arrivals whose
     delays vary by at most the slack put at most 200 in any closed second. The price is
     slack / (1 + slack) of the rate, not the 3 % a 0.97 margin cut."""
@@ -135,7 +135,7 @@ def test_the_slack_absorbs_delay_variation_up_to_itself_and_costs_one_percent() 
     assert server.refused == 0
     assert most_in_any_second(server.stamps) <= 200
     assert elapsed <= (2000 / 200) * (1 + DEFAULT_SLACK) * 1.005 + 0.05 + DEFAULT_SLACK
-    assert elapsed <= 1.015 * (2000 / 200)  # a 3 % cut of the rate would take 10.3 s
+    assert elapsed <= 1.026 * (2000 / 200)  # a 3 % cut of the rate would take 10.3 s
 
 
 def test_a_delay_varying_well_beyond_the_slack_is_refused() -> None:
@@ -167,4 +167,4 @@ def test_a_lagging_event_loop_widens_the_window_by_the_lag_it_sees() -> None:
 
     stamps = on_virtual_clock(main)
     assert most_in_any_second(stamps, 1 + DEFAULT_SLACK + 0.02) <= 200
-    assert max(stamps) - min(stamps) <= 1999 / 200 * 1.07  # it costs what the loop lags
+    assert max(stamps) - min(stamps) <= 1999 / 200 * 1.08  # it costs what the loop lags

@@ -87,9 +87,10 @@ class Pacer:
         self._window = 1.0 + slack
         self._interval = self._window / planned
         self._cap = max(1, math.floor(planned))
-        # The largest overshoot of a pacing sleep in the last window: how far behind this event
-        # loop runs. A loop that wakes late also sends late, by varying amounts, so the window
-        # widens by it (only while the loop lags; a loop that keeps up overshoots ~1 ms).
+        # The largest overshoot of a pacing sleep in the last two windows (a request sent late
+        # at t weighs on the grants up to t + window + lag): how far behind this event loop
+        # runs. A loop that wakes late also sends late, by varying amounts, so the window widens
+        # by it (only while the loop lags; a loop that keeps up overshoots ~1 ms).
         self._lag = 0.0
         self._lag_at = -math.inf
         self._recent: deque[float] = deque(maxlen=self._cap)  # times of the latest grants
@@ -119,8 +120,8 @@ class Pacer:
     async def acquire(self) -> None:
         """Wait for this caller's turn; return when the request may be sent."""
         now = self._clock.monotonic()
-        if self._lag and now - self._lag_at > self._window:
-            self._lag = 0.0  # the lag seen is older than a window: forget it
+        if self._lag and now - self._lag_at > 2 * self._window:
+            self._lag = 0.0  # seen over two windows ago: no grant it delayed is still counted
         if not self._waiters and now >= self._due():
             self._next = now + self._interval
             self._recent.append(now)
@@ -157,7 +158,7 @@ class Pacer:
             raise
         if slept:
             late = now - due
-            if late >= self._lag or now - self._lag_at > self._window:
+            if late >= self._lag or now - self._lag_at > 2 * self._window:
                 self._lag, self._lag_at = late, now
         # Spaced from the slot's due time, not from a late wake-up, so a slow loop pass does not
         # cost throughput; the window still bounds any catching up.
