@@ -99,53 +99,43 @@ def _aiohttp_missing(ctx: Context) -> str | None:
     return None
 
 
+def _backend_probe(ctx: Context, backend: str) -> str | None:
+    """``n/a: ...`` when a Session cannot be built with ``backend``, else None (cached per run)."""
+    key = f"{backend}_backend"
+    cached = ctx.cache.get(key)
+    if cached is None:
+
+        async def probe() -> str:
+            try:
+                oa = C.session(ctx.server.base_url, backend=backend)
+            except Exception as exc:
+                return f"n/a: backend not available ({type(exc).__name__}: {exc})"
+            await oa.aclose()
+            return ""
+
+        cached = ctx.cache[key] = asyncio.run(probe())
+    return cached or None
+
+
 def _aiohttp_backend_missing(ctx: Context) -> str | None:
     missing = _aiohttp_missing(ctx)
     if missing:
         return missing
     if not C.session_supports("backend"):
         return "n/a: backend not available (Session has no backend= option)"
-    cached = ctx.cache.get("aiohttp_backend")
-    if cached is None:
-
-        async def probe() -> str:
-            try:
-                oa = C.session(ctx.server.base_url, backend="aiohttp")
-            except Exception as exc:
-                return f"n/a: backend not available ({type(exc).__name__}: {exc})"
-            await oa.aclose()
-            return ""
-
-        cached = ctx.cache["aiohttp_backend"] = asyncio.run(probe())
-    return cached or None
-
-
-def _httpx2_backend_missing(ctx: Context) -> str | None:
-    try:
-        import httpx2  # noqa: F401
-    except ImportError:
-        return "n/a: httpx2 is not installed (Python 3.11+)"
-    cached = ctx.cache.get("httpx2_backend")
-    if cached is None:
-
-        async def probe() -> str:
-            try:
-                oa = C.session(ctx.server.base_url, backend="httpx2")
-            except Exception as exc:
-                return f"n/a: backend not available ({type(exc).__name__}: {exc})"
-            await oa.aclose()
-            return ""
-
-        cached = ctx.cache["httpx2_backend"] = asyncio.run(probe())
-    return cached or None
+    return _backend_probe(ctx, "aiohttp")
 
 
 def _httpx2_missing(ctx: Context) -> str | None:
     try:
         import httpx2  # noqa: F401
     except ImportError:
-        return "n/a: httpx2 is not installed"
+        return "n/a: httpx2 is not installed (Python 3.11+)"
     return None
+
+
+def _httpx2_backend_missing(ctx: Context) -> str | None:
+    return _httpx2_missing(ctx) or _backend_probe(ctx, "httpx2")
 
 
 def _bare_httpx2(ctx: Context) -> Any:
