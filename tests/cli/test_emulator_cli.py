@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,35 +71,18 @@ def test_the_emulator_extra_brings_click() -> None:
 @pytest.mark.loopback
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_serves_with_the_key_from_the_environment_and_old_flags() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    env["TIM_OA_SECRET_KEY"] = KEY
     flags = ["--port", "0", "--no-rate-limit", "--no-send-limits", "--seed", "3", "--admin", "boss"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tim_oa.testing", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, line
+    with _emulator_process(*flags) as served:
 
         async def call() -> str:
             signer = tim_oa.UserSigSigner(DEFAULT_SDKAPPID, KEY)
             async with tim_oa.Session(
-                DEFAULT_SDKAPPID, "boss", signer, base_url=match.group(1), max_retries=0
+                DEFAULT_SDKAPPID, "boss", signer, base_url=served.url, max_retries=0
             ) as oa:
                 return await oa.create_account("owner", "From the env key")
 
         assert anyio.run(call).startswith("@TOA#_")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert KEY not in line + out + err
+    assert KEY not in served.output
 
 
 def test_webhook_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,26 +167,12 @@ def test_known_users_from_a_list_or_a_file(tmp_path: Path) -> None:
 def test_serves_only_the_known_users(tmp_path: Path) -> None:
     known = tmp_path / "known.txt"
     known.write_text("owner-1\n")
-    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-    env["TIM_OA_SECRET_KEY"] = KEY
-    flags = ["--port", "0", "--no-rate-limit", "--known-users", str(known)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tim_oa.testing", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, line
+    with _emulator_process("--port", "0", "--no-rate-limit", "--known-users", str(known)) as served:
 
         async def call() -> tuple[int, dict[str, bool], str]:
             signer = tim_oa.UserSigSigner(DEFAULT_SDKAPPID, KEY)
             async with tim_oa.Session(
-                DEFAULT_SDKAPPID, "administrator", signer, base_url=match.group(1), max_retries=0
+                DEFAULT_SDKAPPID, "administrator", signer, base_url=served.url, max_retries=0
             ) as oa:
                 with pytest.raises(tim_oa.ApiError) as refused:
                     await oa.create_account("owner-2", "Not imported", account_id="@TOA#_ku2")
@@ -214,7 +185,40 @@ def test_serves_only_the_known_users(tmp_path: Path) -> None:
         assert code == 70107
         assert checked == {"owner-1": True, "owner-2": False}
         assert created == "@TOA#_ku2"
+
+
+class _Served:
+    """An emulator served by ``python -m tim_oa.testing`` in a subprocess."""
+
+    url = ""
+    output = ""  # everything it printed, once it has stopped
+
+
+@contextlib.contextmanager
+def _emulator_process(*flags: str) -> Iterator[_Served]:
+    """Serve the emulator with ``flags`` (its key from the environment) until the block ends.
+
+    It must then stop cleanly on SIGTERM.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env["TIM_OA_SECRET_KEY"] = KEY
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tim_oa.testing", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    served = _Served()
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, line
+        served.url, served.output = match.group(1), line
+        yield served
     finally:
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
+        served.output += out + err
     assert proc.returncode == 0, err
