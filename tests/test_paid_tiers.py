@@ -26,7 +26,14 @@ from tim_oa._adaptive import (
 from tim_oa._ratelimit import Pacer
 from tim_oa.limiters import DEFAULT_SLACK
 
-from .test_ratelimit import StrictServer, _flood, most_in_any_second, on_virtual_clock, session_on
+from .test_ratelimit import (
+    StrictServer,
+    _flood,
+    grant_times,
+    most_in_any_second,
+    on_virtual_clock,
+    session_on,
+)
 
 
 def test_the_bound_follows_rate_and_round_trip_up_to_a_ceiling_scaled_by_the_rate() -> None:
@@ -151,20 +158,7 @@ def test_a_lagging_event_loop_widens_the_window_by_the_lag_it_sees() -> None:
     window 20 ms wider than 1 s + slack holds no more than the rate (it tolerates that much more
     variation of the delay to the server). Without it the same grants put 204 there."""
 
-    async def main() -> list[float]:
-        pacer = Pacer(200.0, slack=DEFAULT_SLACK, clock=StallingClock(0.03))
-        stamps: list[float] = []
-
-        async def caller() -> None:
-            for _ in range(40):
-                await pacer.acquire()
-                stamps.append(trio.current_time())
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(50):
-                tg.start_soon(caller)
-        return stamps
-
-    stamps = on_virtual_clock(main)
+    pacer = Pacer(200.0, slack=DEFAULT_SLACK, clock=StallingClock(0.03))
+    stamps = grant_times(pacer, callers=50, each=40)
     assert most_in_any_second(stamps, 1 + DEFAULT_SLACK + 0.02) <= 200
     assert max(stamps) - min(stamps) <= 1999 / 200 * 1.08  # it costs what the loop lags

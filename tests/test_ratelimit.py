@@ -36,6 +36,25 @@ def interval(rate: float) -> float:
     return (1 + DEFAULT_SLACK) / (rate * DEFAULT_MARGIN)
 
 
+def grant_times(pacer: Pacer, *, callers: int, each: int) -> list[float]:
+    """On a virtual clock, ``callers`` tasks take ``each`` turns of ``pacer``: the grant times."""
+
+    async def main() -> list[float]:
+        stamps: list[float] = []
+
+        async def caller() -> None:
+            for _ in range(each):
+                await pacer.acquire()
+                stamps.append(anyio.current_time())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(callers):
+                tg.start_soon(caller)
+        return stamps
+
+    return list(on_virtual_clock(main))
+
+
 def most_in_any_second(stamps: list[float], width: float = 1.0) -> int:
     """The largest number of stamps in any closed window [t - width, t]."""
     stamps = sorted(stamps)
@@ -89,21 +108,7 @@ def session_on(handler: Any, **options: Any) -> tim_oa.Session:
 
 
 def test_pacer_spaces_calls_at_the_rate() -> None:
-    async def main() -> list[float]:
-        pacer = Pacer(100.0)
-        stamps: list[float] = []
-
-        async def caller() -> None:
-            for _ in range(10):
-                await pacer.acquire()
-                stamps.append(anyio.current_time())
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(5):
-                tg.start_soon(caller)
-        return sorted(stamps)
-
-    stamps = on_virtual_clock(main)
+    stamps = sorted(grant_times(Pacer(100.0), callers=5, each=10))
     assert len(stamps) == 50
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert min(gaps) == pytest.approx(0.01, abs=1e-9)
@@ -162,23 +167,8 @@ def test_pacer_catches_up_on_late_wakeups_but_never_passes_the_window() -> None:
     """Wake-ups up to 3 intervals late: throughput stays at the planned rate, and no closed
     window of 1 + slack seconds ever sees more than floor(rate x margin) grants."""
 
-    async def main() -> list[float]:
-        pacer = Pacer(
-            200.0, margin=DEFAULT_MARGIN, slack=DEFAULT_SLACK, clock=LateClock(late=3 / 200)
-        )
-        stamps: list[float] = []
-
-        async def caller() -> None:
-            for _ in range(40):
-                await pacer.acquire()
-                stamps.append(trio.current_time())
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(50):
-                tg.start_soon(caller)
-        return stamps
-
-    stamps = on_virtual_clock(main)
+    pacer = Pacer(200.0, margin=DEFAULT_MARGIN, slack=DEFAULT_SLACK, clock=LateClock(late=3 / 200))
+    stamps = grant_times(pacer, callers=50, each=40)
     assert len(stamps) == 2000
     assert most_in_any_second(stamps, 1 + DEFAULT_SLACK) <= 200
     ideal = 1999 * interval(200)
