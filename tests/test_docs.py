@@ -120,7 +120,7 @@ def architecture_section() -> str:
 
 def test_the_architecture_map_names_real_files_and_every_module() -> None:
     text = architecture_section()
-    named = set(re.findall(r"`(?:tim_oa/)?((?:[a-z]+/)?_?[a-z_]+\.py)`", text))
+    named = set(re.findall(r"`(?:tim_oa/)?((?:[a-z]+/)?_?[a-z0-9_]+\.py)`", text))
     package = ROOT / "tim_oa"
     folders = ["", "testing/", "webhooks/", "cli/"]
     for name in named:

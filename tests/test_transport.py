@@ -43,16 +43,20 @@ HAVE_HTTPX2 = sys.version_info >= (3, 11) and importlib.util.find_spec("httpx2")
 _NO_HTTPX2 = pytest.mark.skipif(not HAVE_HTTPX2, reason="httpx2 not installed (Python 3.11+)")
 
 QUERY = "sdkappid=1&identifier=administrator&usersig=SIG&random=7&contenttype=json"
-# "httpx-send": the httpx backend with its fast path off (requests through client.send()), which
-# is what a caller's client, or an httpx without the private hook, gets. Same for httpx2.
+# "httpx": the session's own client on asyncio, through our h11 connections (``_h11pool``).
+# "httpx-pool": the same through httpx's pool (what trio, a proxy or a patched httpx gets).
+# "httpx-send": both fast paths off (requests through client.send()), which is what a caller's
+# client, or an httpx without the private hook, gets. Same for httpx2.
 # TIM_OA_TEST_BACKEND=httpx2 (the CI run under the second stack) keeps the httpx2 ones only.
 _STACK = os.environ.get("TIM_OA_TEST_BACKEND", "")
 BACKENDS = [
     pytest.param(name, marks=marks)
     for name, marks in (
         ("httpx", []),
+        ("httpx-pool", []),
         ("httpx-send", []),
         ("httpx2", [_NO_HTTPX2]),
+        ("httpx2-pool", [_NO_HTTPX2]),
         ("httpx2-send", [_NO_HTTPX2]),
         ("aiohttp", [pytest.mark.skipif(not HAVE_AIOHTTP, reason="no aiohttp")]),
     )
@@ -97,11 +101,16 @@ def lib(request: pytest.FixtureRequest) -> Any:
 
 
 def build(backend: str, base_url: str, **options: Any) -> Any:
-    if not backend.endswith("-send"):
+    """The transport of a ``BACKENDS`` name, with the paths its suffix turns off."""
+    if "-" not in backend:
         return make_transport(backend, base_url, **options)
-    transport: Any = make_transport(backend.split("-")[0], base_url, **options)
-    transport._route_of = lambda client: None
-    transport._route = None
+    stack, path = backend.split("-")
+    transport: Any = make_transport(stack, base_url, **options)
+    transport._lean_pool = lambda client: None  # also for the clients of later event loops
+    transport._lean = None
+    if path == "send":
+        transport._route_of = lambda client: None
+        transport._route = None
     return transport
 
 

@@ -12,6 +12,10 @@ smallest shards measured cheapest: 2 connections (a 100-id add at 1,000 calls/s 
 per call: 1 or 2 connections per shard ~2.1-2.3 ms, 4 ~2.4-2.5, 8 ~2.4-2.6, one pool ~10.9, on
 this loaded 2-core machine).
 
+On asyncio the session's own requests to ``base_url`` skip httpx's pool altogether
+(``_h11pool.py``, a quarter of its CPU per request); the shards serve the rest of the own client's
+traffic: under trio, through a proxy, or while a mock or an instrumentation patches httpx.
+
 A shard takes requests while fewer than ``SHARD_SIZE`` of its requests are unanswered (a request
 counts until its response is closed, when its connection goes back to the pool). The shard last
 handed a free place is picked first, so the traffic of a session with few requests in flight stays

@@ -8,6 +8,7 @@ What they promise, and the attempt they share, is in ``_transport_base``.
 
 from __future__ import annotations
 
+import ssl
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -32,6 +33,8 @@ from ._wire import RawResponse
 
 if TYPE_CHECKING:
     import httpx2
+
+    from ._h11pool import H11Pool
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -129,17 +132,19 @@ class HttpTransport(TransportBase):
             user_agent=user_agent,
         )
         self._transport = transport
+        self._lean: H11Pool | None = None
         headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if client is None:
             self._user_agent = user_agent or default_user_agent(lib.__name__, lib.__version__)
             headers = {"User-Agent": self._user_agent, "Accept": "*/*", **headers}
+            self._headers = lib.Headers(headers)
             assert http_timeout is not None
             client = self._new_client(http_timeout)
         else:
             if user_agent is not None:
                 headers["User-Agent"] = user_agent
             self._user_agent = user_agent or client.headers.get("user-agent", "")
-        self._headers = lib.Headers(headers)
+            self._headers = lib.Headers(headers)
         self._client = client
         self._route = self._route_of(client)
         self._has_client = True
@@ -160,8 +165,36 @@ class HttpTransport(TransportBase):
             # Proxy variables and SSL_CERT_FILE are honoured, as users behind a proxy expect.
             trust_env=True,
         )
+        self._lean = None if self._transport is not None else self._lean_pool(client)
         # Small pools in shards: httpcore's cost per request grows with its pool (_pool.py).
         return client if self._transport is not None else shard_pool(client, self._max_connections)
+
+    def _lean_pool(self, client: Any) -> H11Pool | None:
+        """Our own h11 connections for the direct route to ``base_url`` (``_h11pool.py``).
+
+        ``None`` (httpx's pool serves every request) when a proxy applies to ``base_url`` or the
+        client is not built the way this code knows (its pool's TLS settings are reused).
+        """
+        lib = self._lib
+        direct = getattr(client, "_transport", None)
+        pick = getattr(client, "_transport_for_url", None)
+        if type(direct) is not lib.AsyncHTTPTransport or pick is None:
+            return None
+        if pick(lib.URL(self.base_url)) is not direct:
+            return None  # a proxy (from the environment) takes base_url
+        pool = getattr(direct, "_pool", None)
+        context = getattr(pool, "_ssl_context", None)
+        if not isinstance(context, ssl.SSLContext) or getattr(pool, "_http2", False):
+            return None
+        from ._h11pool import H11Pool  # asyncio is loaded with it: not on ``import tim_oa``
+
+        return H11Pool(
+            self.base_url,
+            ssl_context=context,
+            keepalive_expiry=getattr(pool, "_keepalive_expiry", 5.0),
+            headers=dict(self._headers.items()),
+            lib=lib,
+        )
 
     def _route_of(self, client: Any) -> Any:
         """The pool (or proxy) our own client would send ``base_url`` requests through.
@@ -193,7 +226,15 @@ class HttpTransport(TransportBase):
         self._route = self._route_of(self._client)
 
     def _client_closer(self) -> Any:
-        return self._client.aclose
+        client, lean = self._client, self._lean
+        if lean is None:
+            return client.aclose
+
+        async def close() -> None:
+            await lean.aclose()
+            await client.aclose()
+
+        return close
 
     def _client_closed(self) -> bool:
         closed: bool = self._client.is_closed
@@ -206,6 +247,12 @@ class HttpTransport(TransportBase):
         return self._lib.Timeout(**phases), {"timeout": phases}
 
     async def _exchange(self, path: str, query: str, content: bytes, native: Any) -> RawResponse:
+        lean = self._lean
+        if lean is not None and lean.serves(self._loop):
+            status_code, reader, retry_after = await lean.post(
+                f"{path}?{query}", content, native[1]["timeout"], self.max_response_bytes
+            )
+            return finish_response(status_code, reader, retry_after)
         lib = self._lib
         route = self._route
         url = f"{self.base_url}{path}?{query}"
