@@ -415,8 +415,8 @@ class AccountsMixin(BaseSession):
         returned (``"name"``/``"Name"``, ``"subscriber_num"``, …). If a chunk fails as a whole,
         the other chunks are cancelled and that chunk's error is raised.
         """
-        from ._batch import batch_workers, chunked
-        from ._bulk import check_ids, chunk_sender
+        from ._batch import chunked
+        from ._bulk import batch_workers, check_ids, chunk_sender
         from ._tasks import gather_chunks
 
         ids = list(check_iterable(account_ids, "account_ids"))

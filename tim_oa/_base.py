@@ -299,18 +299,22 @@ class BaseSession:
         *,
         pace_account: str | None = None,
         extra_query: str = "",
+        payload: bytes | None = None,
     ) -> dict[str, Any]:
         """Send ``body`` to the command ``spec`` (a registry record, or a command word), retrying.
 
         ``pace_account``: the account a broadcast is paced by (the caller knows it).
         ``extra_query``: ``&name=value`` pairs a command takes in its URL (``GetIPList``).
+        ``payload``: ``body`` already encoded, exactly as :func:`encode_body` would (a bulk
+        chunk's fast encoder).
         """
         if isinstance(spec, str):
             spec = lookup(spec)
         shared = self._shared
         if shared.closed:
             raise SessionClosedError(_CLOSED)
-        payload = encode_body(body)  # ValidationError before any wait
+        if payload is None:
+            payload = encode_body(body)  # ValidationError before any wait
         safe_to_repeat = is_safe_to_repeat(spec, body)
         command = spec.name
         path = spec.path

@@ -25,7 +25,7 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -42,9 +42,6 @@ from ._errors import (
 )
 from ._observe import start_bulk
 from ._tasks import run_workers
-
-if TYPE_CHECKING:
-    from ._base import BaseSession
 
 T = TypeVar("T")
 
@@ -318,19 +315,6 @@ def chunked(ids: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield ids[start : start + size]
 
 
-def batch_workers(session: BaseSession, concurrency: Any) -> int:
-    """Chunks in flight for a bulk job: ``concurrency``, else the session's ``max_concurrency``.
-
-    With the adaptive bound that is its cap (64): the session's own slots still decide how many
-    requests are on the wire at once.
-    """
-    from ._validation import check_concurrency
-
-    if concurrency is not None:
-        return check_concurrency(concurrency)
-    return session.max_concurrency
-
-
 # --- the engine ----------------------------------------------------------------------------------
 
 
@@ -363,6 +347,9 @@ async def run_batch(
     for state in (_SUCCEEDED, _UNCHANGED, _FAILED):
         codes = [code for code, s in code_state.items() if s == state]
         defaults[state] = codes[0] if len(codes) == 1 else None
+    # The codes that are their state's default: a chunk answered with these only is recorded
+    # without looking at its ids one by one (``_record_plain``).
+    plain_codes = {code: s for code, s in code_state.items() if defaults[s] == code}
     result = BatchResult._empty(ids, chunk_size, tuple(defaults))
     states, sparse_codes, default_codes = result._states, result._codes, result._defaults
     chunks = enumerate(chunked(ids, chunk_size))
@@ -397,7 +384,7 @@ async def run_batch(
                 result._chunk_errors[number] = error
                 states[base : base + size] = bytes((_FAILED,)) * size
                 counts[_FAILED] += size
-            else:
+            elif not _record_plain(chunk, base, answer, plain_codes, states, counts):
                 missing: list[int] = []
                 for position, key in enumerate(chunk, base):
                     code = answer.get(key)
@@ -454,6 +441,25 @@ async def run_batch(
             result,
         ) from cause
     return result
+
+
+def _record_plain(
+    chunk: Sequence[str],
+    base: int,
+    answer: Mapping[str, int],
+    plain_codes: Mapping[int, int],
+    states: bytearray,
+    counts: list[int],
+) -> bool:
+    """Record a chunk whose ids were all answered with default codes, in C; else ``False``."""
+    codes = list(map(answer.get, chunk))
+    found: list[Any] = [] if None in codes else list(map(plain_codes.get, codes))  # type: ignore[arg-type]
+    if not found or None in found:
+        return False  # an id missing, or a code for the sparse table: the caller's loop
+    states[base : base + len(found)] = bytes(found)
+    for state in set(found):
+        counts[state] += found.count(state)
+    return True
 
 
 ADD_REMOVE_CODES: Final = {1: Status.SUCCEEDED, 2: Status.UNCHANGED, 0: Status.FAILED}

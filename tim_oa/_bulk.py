@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _limits as L
 from ._batch import (
     _FAILED,
     BatchResult,
     ProgressCallback,
     Status,
-    batch_workers,
     run_batch,
     stops_batch,
 )
@@ -38,6 +38,7 @@ ValidationError and send the others (``"fail"``)."""
 
 Check = Callable[[Any, str], str]
 Build = Callable[[Sequence[str]], dict[str, Any]]
+Encode = Callable[[Sequence[str]], bytes]
 Parse = Callable[[Mapping[str, Any], Sequence[str]], Mapping[str, int]]
 
 
@@ -80,10 +81,17 @@ def check_ids(
     ``"fail"``, a str that breaks the rules is refused (kept in ``rejected``); an item that is
     not a str at all is a programming error and still raises.
     """
+    items = check_iterable(values, arg)
+    if check is check_user_id:
+        if not isinstance(items, (list, tuple)):
+            items = list(items)  # read once: the slow path may have to look again
+        order = _plain_user_ids(items)
+        if order is not None:
+            return CheckedIds(order, order, {})
     distinct: dict[str, None] = {}
     rejected: dict[str, ValidationError] = {}
     problems: list[ValidationError] = []
-    for index, value in enumerate(check_iterable(values, arg)):
+    for index, value in enumerate(items):
         # The common case (a valid id) costs one call; the index is formatted only on failure.
         try:
             check(value, arg)
@@ -108,12 +116,55 @@ def check_ids(
     return CheckedIds(order, [i for i in order if i not in rejected], rejected)
 
 
+def _plain_user_ids(items: list[Any] | tuple[Any, ...]) -> list[str] | None:
+    """The distinct ids in first-seen order if all are plain ASCII str of 1 to 32 characters.
+
+    That is 1 to 32 UTF-8 bytes, what :func:`check_user_id` asks; ``None`` otherwise. The whole
+    test runs in C (``dict.fromkeys``, ``map``), a fraction of calling :func:`check_user_id` per
+    id, which made 100,000 ids cost 0.15-0.3 s before the first request. Anything else (a
+    non-str, a non-ASCII or empty or long id) goes to the per-id check, which names each bad one.
+    """
+    try:
+        order = list(dict.fromkeys(items))
+    except TypeError:  # an unhashable item: not an id
+        return None
+    if not order:
+        return order
+    if set(map(type, order)) != {str}:
+        return None
+    lengths = set(map(len, order))
+    if min(lengths) < 1 or max(lengths) > L.USER_ID_MAX_BYTES:
+        return None
+    if not all(map(str.isascii, order)):
+        return None
+    return order
+
+
+def batch_workers(session: BaseSession, concurrency: Any) -> int:
+    """Chunks in flight for a bulk job: ``concurrency``, else the session's ``max_concurrency``.
+
+    With the adaptive bound that is its ceiling: the session's own slots still decide how many
+    requests are on the wire at once.
+    """
+    from ._validation import check_concurrency
+
+    if concurrency is not None:
+        return check_concurrency(concurrency)
+    return session.max_concurrency
+
+
 def chunk_sender(
-    session: BaseSession, spec: Command, build: Build, extra_body: Mapping[str, Any] | None
+    session: BaseSession,
+    spec: Command,
+    build: Build,
+    extra_body: Mapping[str, Any] | None,
+    encode: Encode | None = None,
 ) -> Callable[[Sequence[str]], Awaitable[dict[str, Any]]]:
     """A function sending one chunk's body (``build`` plus ``extra_body``) to ``spec``.
 
     ``extra_body`` is checked here, once: its keys against ``spec.modelled``, its values as JSON.
+    ``encode``, if given, writes the JSON of ``build(chunk)`` faster than ``json.dumps`` (used
+    when there is no ``extra_body`` to merge).
     """
     merge_extra({}, extra_body, spec.modelled)
     extra = dict(extra_body) if extra_body else None
@@ -121,8 +172,10 @@ def chunk_sender(
     async def send(chunk: Sequence[str]) -> dict[str, Any]:
         body = build(chunk)
         if extra is not None:
-            body = {**body, **extra}
-        return await session._request(spec, body)
+            return await session._request(spec, {**body, **extra})
+        if encode is None:
+            return await session._request(spec, body)
+        return await session._request(spec, body, payload=encode(chunk))
 
     return send
 
@@ -135,6 +188,7 @@ async def run_bulk(
     arg: str,
     build: Build,
     parse: Parse,
+    encode: Encode | None = None,
     check: Check = check_user_id,
     invalid: Any = "raise",
     extra_body: Mapping[str, Any] | None = None,
@@ -153,7 +207,7 @@ async def run_bulk(
     checked = check_ids(ids, arg, check, invalid=policy)
     workers = batch_workers(session, concurrency)
     check_callback(on_progress, "on_progress")
-    send = chunk_sender(session, spec, build, extra_body)
+    send = chunk_sender(session, spec, build, extra_body, encode)
     session._check_open()  # a closed session raises, not a result with every id failed
 
     async def send_chunk(chunk: Sequence[str]) -> Mapping[str, int]:

@@ -232,8 +232,8 @@ class ImportsMixin(BaseSession):
         ``Imported``/``NotImported``) raise :class:`MalformedResponseError` naming them. The
         first chunk to fail cancels the others.
         """
-        from ._batch import batch_workers, chunked
-        from ._bulk import check_ids, chunk_sender
+        from ._batch import chunked
+        from ._bulk import batch_workers, check_ids, chunk_sender
         from ._tasks import gather_chunks
 
         spec = R.CHECK_ACCOUNTS

@@ -7,6 +7,7 @@ methods run through the batch engine in :mod:`tim_oa._batch`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from json.encoder import encode_basestring as _string
 from typing import TYPE_CHECKING, Any
 
 from . import _limits as L
@@ -44,6 +45,26 @@ def build_remove(account_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
     return {"Official_Account": account_id, "SubscriberToDel_Account": list(user_ids)}
 
 
+def encode_add(account_id: str, user_ids: Sequence[str]) -> bytes:
+    """``encode_body(build_add(...))``, the same bytes, written from the ids directly.
+
+    ``json.dumps`` walks the chunk's 100 one-key objects one by one; joining the escaped ids
+    (``json``'s own C string encoder) costs about a sixth of that, for every chunk of a bulk job.
+    The ids and the account id were checked (no lone surrogate), so the UTF-8 encoding succeeds.
+    """
+    items = '},{"Subscriber_Account":'.join(map(_string, user_ids))
+    listed = '{"Subscriber_Account":' + items + "}" if user_ids else ""
+    text = f'{{"Official_Account":{_string(account_id)},"SubscriberList":[{listed}]}}'
+    return text.encode("utf-8")
+
+
+def encode_remove(account_id: str, user_ids: Sequence[str]) -> bytes:
+    """``encode_body(build_remove(...))``, the same bytes (see :func:`encode_add`)."""
+    listed = ",".join(map(_string, user_ids))
+    text = f'{{"Official_Account":{_string(account_id)},"SubscriberToDel_Account":[{listed}]}}'
+    return text.encode("utf-8")
+
+
 def parse_results(
     data: Mapping[str, Any], command: str = ADD, asked: Sequence[str] | None = None
 ) -> dict[str, int]:
@@ -57,12 +78,15 @@ def parse_results(
     """
     from ._converter import answer_list, malformed, shown
 
-    wanted = None if asked is None else set(asked)
-
     if "SubscriberList" not in data:
         raise malformed(command, "SubscriberList is missing", effect=True)
+    items = answer_list(data, "SubscriberList", command, effect=True)
+    fast = _plain_results(items, asked)
+    if fast is not None:
+        return fast
+    wanted = None if asked is None else set(asked)
     results: dict[str, int] = {}
-    for position, item in enumerate(answer_list(data, "SubscriberList", command, effect=True)):
+    for position, item in enumerate(items):
         if type(item) is not dict:
             raise malformed(command, f"SubscriberList[{position}] is not an object", effect=True)
         user_id = item.get("Subscriber_Account")
@@ -86,6 +110,32 @@ def parse_results(
                 f"({results[user_id]} and {result})",
                 effect=True,
             )
+    return results
+
+
+_RESULTS = frozenset((0, 1, 2))
+
+
+def _plain_results(items: list[Any], asked: Sequence[str] | None) -> dict[str, int] | None:
+    """``parse_results`` of a well-formed answer, every test done in C; ``None`` if unusual.
+
+    Unusual: an item not an object, a key missing or of another type, an id twice, an id not
+    asked about. The item-by-item loop then says exactly what is wrong, or drops the stranger.
+    A 100-item answer is parsed a thousand or two thousand times a second at the paid tiers.
+    """
+    try:
+        results = {item["Subscriber_Account"]: item["Result"] for item in items}
+    except (TypeError, KeyError):
+        return None
+    if len(results) != len(items):
+        return None  # an id answered twice: the loop checks the two results agree
+    if results and (
+        set(map(type, results)) != {str}
+        or set(map(type, results.values())) != {int}
+        or not _RESULTS.issuperset(results.values())
+        or (asked is not None and not results.keys() <= set(asked))
+    ):
+        return None
     return results
 
 
@@ -218,13 +268,16 @@ class SubscribersMixin(BaseSession):
         from ._bulk import run_bulk
 
         check_account_id(account_id)
-        build = build_add if spec is R.ADD_SUBSCRIBERS else build_remove
+        adding = spec is R.ADD_SUBSCRIBERS
+        build = build_add if adding else build_remove
+        encode = encode_add if adding else encode_remove
         return await run_bulk(
             self,
             spec,
             user_ids,
             arg="user_ids",
             build=lambda chunk: build(account_id, chunk),
+            encode=lambda chunk: encode(account_id, chunk),
             parse=lambda data, chunk: parse_results(data, spec.name, chunk),
             invalid=invalid,
             extra_body=extra_body,

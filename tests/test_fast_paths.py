@@ -1,0 +1,154 @@
+"""The bulk path's shortcuts agree with the item-by-item code they stand in for (issue 22).
+
+``check_ids``, ``parse_results`` and the batch engine each try a test done in C first and fall
+back to their loop for anything unusual. Hypothesis feeds both the same input; the answers (or the
+errors) must be the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tim_oa
+from tim_oa import _bulk, _subscribers
+from tim_oa._batch import ADD_REMOVE_CODES, RECALL_CODES, Status, run_batch
+from tim_oa._errors import ValidationError
+
+# Ids near every rule: empty, 32 and 33 bytes, non-ASCII (2 to 4 UTF-8 bytes), a lone surrogate,
+# duplicates (few distinct letters), and things that are not ids at all.
+TEXT = st.text(alphabet=st.sampled_from("ab\u00e9\u65e5\U0001f600\ud800 "), max_size=34)
+ID = st.one_of(
+    TEXT,
+    st.from_regex(r"[a-z]{30,34}", fullmatch=True),
+    st.sampled_from(["a", "b", "a" * 32, "a" * 33]),
+    st.integers(),
+    st.none(),
+    st.lists(st.integers(), max_size=1),
+)
+
+
+def slow_check_ids(values: list[Any], invalid: Any) -> Any:
+    """``check_ids`` with its shortcut off: every id through ``check_user_id``."""
+
+    def check(value: Any, arg: str) -> str:
+        return tim_oa.check_user_id(value, arg)
+
+    return _bulk.check_ids(values, "user_ids", check, invalid=invalid)
+
+
+def outcome(fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        checked = fn(*args, **kw)
+    except ValidationError as exc:
+        return ("error", str(exc), exc.field)
+    return (checked.order, checked.valid, {k: str(v) for k, v in checked.rejected.items()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ID, max_size=12), st.sampled_from(["raise", "fail"]))
+def test_check_ids_shortcut_agrees_with_the_per_id_check(values: list[Any], invalid: Any) -> None:
+    fast = outcome(_bulk.check_ids, values, "user_ids", invalid=invalid)
+    assert fast == outcome(slow_check_ids, values, invalid)
+
+
+def test_check_ids_reads_a_generator_once() -> None:
+    ids = (f"u{i}" for i in range(5))
+    assert _bulk.check_ids(ids, "user_ids", invalid="raise").valid == [f"u{i}" for i in range(5)]
+    bad = (x for x in ["u1", "", "u2"])
+    with pytest.raises(ValidationError, match=r"user_ids\[1\]"):
+        _bulk.check_ids(bad, "user_ids", invalid="raise")
+
+
+ITEM = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "Subscriber_Account": st.sampled_from(["u1", "u2", "u3", "x"]),
+            "Result": st.sampled_from([0, 1, 2]),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "Subscriber_Account": st.one_of(st.sampled_from(["u1", "u2"]), st.integers()),
+            "Result": st.one_of(st.integers(-1, 3), st.booleans(), st.none(), st.text(max_size=1)),
+        }
+    ),
+    st.fixed_dictionaries({"Subscriber_Account": st.just("u1")}),
+    st.just("u1"),
+    st.just([1]),
+    st.none(),
+)
+
+
+def parsed(items: list[Any], asked: list[str] | None, shortcut: bool) -> Any:
+    saved = _subscribers._plain_results
+    if not shortcut:
+        _subscribers._plain_results = lambda items, asked: None
+    try:
+        return _subscribers.parse_results({"SubscriberList": items}, asked=asked)
+    except tim_oa.MalformedResponseError as exc:
+        return ("malformed", str(exc))
+    finally:
+        _subscribers._plain_results = saved
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(ITEM, max_size=8),
+    st.one_of(st.none(), st.lists(st.sampled_from(["u1", "u2", "u3"]), max_size=3, unique=True)),
+)
+def test_parse_results_shortcut_agrees_with_the_loop(items: list[Any], asked: Any) -> None:
+    assert parsed(items, asked, True) == parsed(items, asked, False)
+
+
+def run(ids: list[str], answer: dict[str, int], codes: Any, shortcut: bool) -> Any:
+    import anyio
+
+    from tim_oa import _batch
+
+    async def send(chunk: Any) -> dict[str, int]:
+        return {k: answer[k] for k in chunk if k in answer}
+
+    saved = _batch._record_plain
+    if not shortcut:
+        _batch._record_plain = lambda *args: False
+    try:
+        result = anyio.run(
+            lambda: run_batch(ids, chunk_size=3, concurrency=2, send_chunk=send, code_status=codes)
+        )
+    finally:
+        _batch._record_plain = saved
+    return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), unique=True, max_size=7),
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), st.integers(-1, 3)),
+    st.sampled_from([ADD_REMOVE_CODES, RECALL_CODES, {0: Status.SUCCEEDED, 5: Status.SUCCEEDED}]),
+)
+def test_the_batch_shortcut_records_what_the_loop_records(
+    ids: list[str], answer: dict[str, int], codes: Any
+) -> None:
+    assert run(ids, answer, codes, True) == run(ids, answer, codes, False)
+
+
+# Ids the API accepts: any text without lone surrogates, quotes, backslashes and control
+# characters included (the encoder must escape them as json.dumps does).
+VALID_ID = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8
+).filter(lambda s: len(s.encode("utf-8")) <= 32)
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALID_ID, st.lists(VALID_ID, max_size=6, unique=True))
+def test_the_chunk_encoders_write_what_encode_body_writes(account: str, ids: list[str]) -> None:
+    from tim_oa._wire import encode_body
+
+    add = _subscribers.encode_add(account, ids)
+    assert add == encode_body(_subscribers.build_add(account, ids))
+    remove = _subscribers.encode_remove(account, ids)
+    assert remove == encode_body(_subscribers.build_remove(account, ids))
