@@ -42,7 +42,7 @@ import httpx
 from ._transport_base import BodyFailure
 from ._transport_body import BodyError, BodyReader
 
-__all__ = ["H11Pool"]
+__all__ = ["AttemptTimeout", "H11Pool"]
 
 _NEED_DATA = h11.NEED_DATA
 _TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
@@ -108,13 +108,14 @@ class _Connection(asyncio.Protocol):
 
     # --- used by the pool --------------------------------------------------------------------
 
-    async def wait(self, seconds: float | None, error: type[Exception]) -> None:
-        """Wait for bytes (or the end of the stream) at most ``seconds``."""
+    async def wait(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
+        """Wait for bytes (or the end of the stream) at most ``seconds``, and not past ``end``."""
         if self.lost:
             return  # nothing more will come: h11 has seen the end already
         loop = asyncio.get_running_loop()
+        limit, raised = _bound(seconds, error, end, loop)
         waiter = self._waiter = loop.create_future()
-        timer = None if seconds is None else loop.call_later(seconds, _expire, waiter)
+        timer = None if limit is None else loop.call_later(limit, _expire, waiter)
         try:
             await waiter
         finally:
@@ -122,17 +123,18 @@ class _Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         if waiter.result() is _EXPIRED:
-            raise error("timed out")
+            raise raised("timed out")
 
-    async def drain(self, seconds: float | None, error: type[Exception]) -> None:
-        """Wait until the socket takes more bytes, if it asked us to pause."""
+    async def drain(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
+        """Wait until the socket takes more bytes, if it asked us to pause (bounds as ``wait``)."""
         waiter = self._write_waiter
         if waiter is None:
             return
+        limit, raised = _bound(seconds, error, end, asyncio.get_running_loop())
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), seconds)
+            await asyncio.wait_for(asyncio.shield(waiter), limit)
         except asyncio.TimeoutError:
-            raise error("timed out") from None
+            raise raised("timed out") from None
 
     def close(self) -> None:
         """Drop the socket now (its state is unknown or finished)."""
@@ -152,6 +154,29 @@ class _Connection(asyncio.Protocol):
 
 
 _EXPIRED = object()
+
+
+class AttemptTimeout(Exception):
+    """The whole attempt's time ran out (``post(deadline=...)``): the transport's own timeout."""
+
+
+def _bound(
+    seconds: float | None,
+    error: type[Exception],
+    end: float | None,
+    loop: asyncio.AbstractEventLoop,
+) -> tuple[float | None, type[Exception]]:
+    """How long one wait may take, and what its running out raises.
+
+    The phase's own ``error`` after ``seconds``, or :class:`AttemptTimeout` at ``end`` (a loop
+    time), whichever comes first.
+    """
+    if end is None:
+        return seconds, error
+    remaining = end - loop.time()
+    if seconds is not None and seconds < remaining:
+        return seconds, error
+    return max(0.0, remaining), AttemptTimeout
 
 
 def _expire(waiter: asyncio.Future[object]) -> None:
@@ -256,10 +281,11 @@ class H11Pool:
         conn.close()
         self._open.discard(conn)
 
-    async def _connect(self, seconds: float | None) -> _Connection:
+    async def _connect(self, seconds: float | None, end: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
+        limit, raised = _bound(seconds, self._lib.ConnectTimeout, end, loop)
         try:
-            with anyio.fail_after(seconds):
+            with anyio.fail_after(limit):
                 _, conn = await loop.create_connection(
                     _Connection,
                     self.host,
@@ -268,7 +294,7 @@ class H11Pool:
                     server_hostname=self.host if self._ssl is not None else None,
                 )
         except TimeoutError:
-            raise self._lib.ConnectTimeout("timed out connecting") from None
+            raise raised("timed out connecting") from None
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise self._lib.ConnectError(str(exc) or type(exc).__name__) from None
         self._open.add(conn)
@@ -278,13 +304,22 @@ class H11Pool:
         return conn
 
     async def post(
-        self, target: str, content: bytes, timeouts: Mapping[str, float | None], limit: int
+        self,
+        target: str,
+        content: bytes,
+        timeouts: Mapping[str, float | None],
+        limit: int,
+        deadline: float | None = None,
     ) -> tuple[int, BodyReader, str | None]:
         """POST ``content`` to ``prefix + target``; the status, the body read, ``Retry-After``.
 
-        Raises httpx's exceptions (``ConnectError``, ``ReadTimeout``, ...) and
-        :class:`~tim_oa._transport_base.BodyFailure` for a body over ``limit`` or undecodable.
+        Raises httpx's exceptions (``ConnectError``, ``ReadTimeout``, ...),
+        :class:`~tim_oa._transport_base.BodyFailure` for a body over ``limit`` or undecodable,
+        and :class:`AttemptTimeout` once ``deadline`` seconds have passed since the call: the
+        whole attempt's bound, kept by the same timers as the phases' (no cancel scope to
+        enter and leave on every request).
         """
+        end = None if deadline is None else asyncio.get_running_loop().time() + deadline
         if self.closed:
             raise self._lib.ConnectError("the pool was closed")
         full = self.prefix + target
@@ -293,10 +328,10 @@ class H11Pool:
             raise self._lib.LocalProtocolError("the request target has a character HTTP forbids")
         conn = self._checkout()
         if conn is None:
-            conn = await self._connect(timeouts.get("connect"))
+            conn = await self._connect(timeouts.get("connect"), end)
         done = False
         try:
-            result = await self._exchange(conn, raw_target, content, timeouts, limit)
+            result = await self._exchange(conn, raw_target, content, timeouts, limit, end)
             done = conn.reusable()
         except (h11.ProtocolError, OSError) as exc:
             raise _error(exc, self._lib) from None
@@ -315,6 +350,7 @@ class H11Pool:
         content: bytes,
         timeouts: Mapping[str, float | None],
         limit: int,
+        end: float | None,
     ) -> tuple[int, BodyReader, str | None]:
         h = conn.h11
         headers = [*self._headers, (b"Content-Length", b"%d" % len(content))]
@@ -330,7 +366,7 @@ class H11Pool:
         transport.write(data + content)
         h.send(h11.Data(data=content))
         h.send(_EndOfMessage())
-        await conn.drain(timeouts.get("write"), self._lib.WriteTimeout)
+        await conn.drain(timeouts.get("write"), self._lib.WriteTimeout, end)
         read = timeouts.get("read")
         status = 0
         reader: BodyReader | None = None
@@ -343,7 +379,7 @@ class H11Pool:
                     if isinstance(lost, BaseException):
                         raise self._lib.ReadError(str(lost) or type(lost).__name__)
                     raise self._lib.RemoteProtocolError("the server closed the connection")
-                await conn.wait(read, self._lib.ReadTimeout)
+                await conn.wait(read, self._lib.ReadTimeout, end)
                 continue
             kind = type(event)
             if kind is _Data:

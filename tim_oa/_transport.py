@@ -246,6 +246,22 @@ class HttpTransport(TransportBase):
         phases = timeout.as_dict()
         return self._lib.Timeout(**phases), {"timeout": phases}
 
+    async def _exchange_within(
+        self, path: str, query: str, content: bytes, native: Any, seconds: float
+    ) -> RawResponse | None:
+        lean = self._lean
+        if lean is None or not lean.serves(self._loop):
+            return await super()._exchange_within(path, query, content, native, seconds)
+        from ._h11pool import AttemptTimeout
+
+        try:
+            status_code, reader, retry_after = await lean.post(
+                f"{path}?{query}", content, native[1]["timeout"], self.max_response_bytes, seconds
+            )
+        except AttemptTimeout:
+            return None
+        return finish_response(status_code, reader, retry_after)
+
     async def _exchange(self, path: str, query: str, content: bytes, native: Any) -> RawResponse:
         lean = self._lean
         if lean is not None and lean.serves(self._loop):

@@ -337,6 +337,14 @@ class TransportBase:
         """POST ``content`` and read the answer; raise the library's exceptions or BodyFailure."""
         raise NotImplementedError
 
+    async def _exchange_within(
+        self, path: str, query: str, content: bytes, native: Any, seconds: float
+    ) -> RawResponse | None:
+        """``_exchange`` within ``seconds`` in all; ``None`` when they ran out."""
+        with anyio.move_on_after(seconds):
+            return await self._exchange(path, query, content, native)
+        return None
+
     # --- the attempt ------------------------------------------------------------------------
 
     async def post(
@@ -413,10 +421,11 @@ class TransportBase:
         try:
             if seconds is None:
                 return await self._exchange(path, query, content, native)
-            with anyio.move_on_after(seconds):
-                return await self._exchange(path, query, content, native)
-            # The deadline passed. Whether the request went out is unknown, so say it may have.
-            return timeout_error(command, seconds)
+            answer = await self._exchange_within(path, query, content, native, seconds)
+            if answer is None:
+                # The deadline passed. Whether the request went out is unknown: say it may have.
+                return timeout_error(command, seconds)
+            return answer
         except BodyFailure as failure:
             return body_error(command, failure.status_code, failure.error)
         except Exception as exc:
