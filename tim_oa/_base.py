@@ -41,6 +41,7 @@ from ._ratelimit import Slots
 from ._regions import Region
 from ._registry import COMMANDS, Command, is_safe_to_repeat, lookup, pace_account
 from ._retry import RetryPolicy, may_have_taken_effect
+from ._tasks import SENT
 from ._transport_base import TransportBase, resolve_timeout
 from ._usersig import UserSigProvider, UserSigSource, as_usersig_source
 from ._validation import (
@@ -352,6 +353,9 @@ class BaseSession:
                         await call.waiting(limiter.acquire(command, app=app))
                     if shared.closed:
                         raise SessionClosedError(_CLOSED)
+                    leaving = SENT.get()
+                    if leaving is not None:
+                        leaving()  # a bulk job's worker: its crew may start another (_tasks)
                     query = signed_query(app, identifier, usersig, new_random()) + extra_query
                     t0 = clock.monotonic()
                     if not attempts:

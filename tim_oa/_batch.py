@@ -41,7 +41,7 @@ from ._errors import (
     SubscriberLimitError,
 )
 from ._observe import start_bulk
-from ._tasks import run_workers
+from ._tasks import SENT, Crew, run_workers
 
 T = TypeVar("T")
 
@@ -328,6 +328,7 @@ async def run_batch(
     on_progress: ProgressCallback | None = None,
     stop_on: Callable[[BaseException], bool] | None = None,
     observe: tuple[object, str] | None = None,
+    grow: bool = False,
 ) -> BatchResult:
     """Send ``ids`` (already distinct and validated) in chunks and gather every outcome.
 
@@ -341,6 +342,8 @@ async def run_batch(
     calls of the callback are skipped, and :class:`ProgressCallbackError` is raised at the end
     with the complete result (``__cause__`` is the callback's exception). Cancelling the caller
     cancels the workers. ``observe``: ``(session, command)``, for the session's observers.
+    ``grow``: ``send_chunk`` goes through the session's request loop, so the workers can be
+    started as requests leave (:class:`tim_oa._tasks.Crew`) rather than all at once.
     """
     code_state = {code: _STATE[status] for code, status in code_status.items()}
     defaults: list[int | None] = [None, None, None, None]
@@ -360,6 +363,7 @@ async def run_batch(
     fatal: list[BatchAbortedError] = []
     callback_failed: list[Exception] = []
     bulk = None if observe is None else start_bulk(*observe, len(ids), chunk_size)
+    crew = Crew() if grow else None
 
     async def worker() -> None:
         nonlocal done, chunks_done
@@ -374,12 +378,18 @@ async def run_batch(
             else:
                 if bulk is not None:
                     started = bulk.chunk_started(number, size)
+                ticket = None if crew is None else crew.ticket()
+                token = SENT.set(ticket)
                 try:
                     answer = await send_chunk(chunk)
                 except Exception as exc:  # one chunk's failure must not cancel or hide the others
                     error = exc
                     if stop_on is not None and stop_on(exc) and not fatal:
                         fatal.append(BatchAbortedError(exc))
+                finally:
+                    SENT.reset(token)
+                    if ticket is not None:
+                        ticket.close()
             if error is not None:
                 result._chunk_errors[number] = error
                 states[base : base + size] = bytes((_FAILED,)) * size
@@ -426,7 +436,7 @@ async def run_batch(
                     callback_failed.append(exc)
 
     try:
-        await run_workers(min(concurrency, chunks_total), worker)
+        await run_workers(min(concurrency, chunks_total), worker, crew)
     except BaseException as exc:
         if bulk is not None:
             bulk.finished(counts[_SUCCEEDED:], exc)

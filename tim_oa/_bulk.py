@@ -222,6 +222,7 @@ async def run_bulk(
         on_progress=on_progress,
         stop_on=stops_batch,
         observe=(session, spec.name),
+        grow=True,
     )
     if checked.rejected:
         return _with_rejected(result, checked)

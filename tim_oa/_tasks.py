@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import importlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import anyio
@@ -36,19 +37,27 @@ def _first_real(error: BaseException) -> BaseException | None:
     return None
 
 
-async def run_workers(count: int, worker: Callable[[], Coroutine[Any, Any, None]]) -> None:
+async def run_workers(
+    count: int, worker: Callable[[], Coroutine[Any, Any, None]], crew: Crew | None = None
+) -> None:
     """Run ``count`` copies of ``worker`` at once (inline when one is enough).
 
-    Workers are expected to catch their own errors; should one escape anyway, it is raised
-    alone, never wrapped in an exception group.
+    With a ``crew``, only ``crew.spare`` start at once and the crew starts the others, up to
+    ``count``, as requests leave (see :class:`Crew`). Workers are expected to catch their own
+    errors; should one escape anyway, it is raised alone, never wrapped in an exception group.
     """
     if count <= 1:
         await worker()
         return
     try:
         async with anyio.create_task_group() as tg:
-            for _ in range(count):
+
+            def start() -> None:
                 tg.start_soon(worker)
+
+            at_once = count if crew is None else crew.begin(count, start)
+            for _ in range(at_once):
+                start()
     except BaseException as exc:
         if not isinstance(exc, _GROUP_TYPES):
             raise
@@ -81,3 +90,68 @@ async def gather_chunks(
         await run_workers(concurrency, worker)
     if errors:
         raise errors[0]
+
+
+SENT: ContextVar[Callable[[], None] | None] = ContextVar("tim_oa_sent", default=None)
+"""Set by a bulk job's worker around each chunk: the request loop calls it once, when the chunk's
+first request is granted by the limiter and leaves."""
+
+
+class Crew:
+    """Starts a bulk job's workers as they are needed, not all at once.
+
+    A job may run as many workers as the session keeps requests in flight, which before the first
+    answer is the adaptive bound's ceiling (hundreds or thousands at the paid tiers). Starting
+    them all costs tens of milliseconds of CPU before the first request, and most would only
+    queue at the limiter. The crew starts :attr:`spare` workers, then one more each time a
+    request leaves while fewer than :attr:`spare` workers wait to send: so the workers number
+    about the requests in flight plus the spare, whatever the rate and the round trip.
+
+    Each worker calls :meth:`ticket` when it takes a chunk and hands it to the request loop
+    through :data:`SENT`; :meth:`Ticket.close` after the chunk, sent or not.
+    """
+
+    __slots__ = ("_start", "cap", "spare", "started", "waiting")
+
+    def __init__(self, spare: int = 8) -> None:
+        self.spare = spare
+        self.cap = 0
+        self.started = 0
+        self.waiting = 0  # workers holding a chunk whose request has not left yet
+        self._start: Callable[[], None] | None = None
+
+    def begin(self, cap: int, start: Callable[[], None]) -> int:
+        """Take the job's worker cap and the way to start one; the number to start now."""
+        self.cap, self._start = cap, start
+        self.started = min(cap, self.spare)
+        return self.started
+
+    def ticket(self) -> Ticket:
+        """A worker took a chunk: it waits to send until its ticket is used or closed."""
+        self.waiting += 1
+        return Ticket(self)
+
+    def _left(self) -> None:
+        self.waiting -= 1
+        if self.waiting < self.spare and self.started < self.cap and self._start is not None:
+            self.started += 1
+            self._start()
+
+
+class Ticket:
+    """One chunk's place among the waiting: used when its request leaves, else closed."""
+
+    __slots__ = ("_crew",)
+
+    def __init__(self, crew: Crew) -> None:
+        self._crew: Crew | None = crew
+
+    def __call__(self) -> None:
+        """The chunk's request left (called through :data:`SENT` by the request loop)."""
+        crew, self._crew = self._crew, None
+        if crew is not None:
+            crew._left()
+
+    def close(self) -> None:
+        """The chunk is done; if its request never left, it no longer waits either."""
+        self()
