@@ -323,3 +323,31 @@ async def test_an_untrusted_certificate_is_refused_before_anything_is_sent(
         await transport.aclose()
     assert info.value.request_sent is False
     assert "ConnectError" in str(info.value) and "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "prefix", "header"),
+    [
+        (
+            "https://adminapisgp.im.qcloud.com",
+            "adminapisgp.im.qcloud.com",
+            443,
+            "",
+            "adminapisgp.im.qcloud.com",
+        ),
+        ("http://[::1]:8080/v/", "::1", 8080, "/v", "[::1]:8080"),
+        (
+            "https://b\u00fccher.example:443/x",
+            "xn--bcher-kva.example",
+            443,
+            "/x",
+            "xn--bcher-kva.example",
+        ),
+    ],
+)
+def test_the_origin_is_read_in_its_ascii_form(
+    url: str, host: str, port: int, prefix: str, header: str
+) -> None:
+    pool = H11Pool(url, ssl_context=None, keepalive_expiry=5.0, headers={"User-Agent": "t"})
+    assert (pool.host, pool.port, pool.prefix) == (host, port, prefix)
+    assert pool._headers[0] == (b"Host", header.encode())

@@ -215,13 +215,15 @@ class H11Pool:
     ) -> None:
         self._lib = lib
         url = httpx.URL(base_url)
-        self.host = url.host
+        # The ASCII form (an internationalised name in punycode): what DNS, the TLS server name
+        # and the Host header take.
+        self.host = url.raw_host.decode("ascii")
         self.scheme = url.scheme
         default = 443 if url.scheme == "https" else 80
         self.port = url.port or default
         self.prefix = url.raw_path.rstrip(b"/").decode("ascii")
-        host_header = url.raw_host.decode("ascii")
-        if ":" in self.host:
+        host_header = self.host
+        if ":" in self.host:  # IPv6
             host_header = f"[{host_header}]"
         if url.port not in (None, default):
             host_header += f":{url.port}"
