@@ -109,7 +109,7 @@ def error_code_tables() -> str:
             text = "once, with a renewed UserSig (a fixed UserSig string: never)"
         else:
             text = retried(rule)
-        for (command, other), special in sorted(_codes._COMMAND_RULES.items()):
+        for (command, other), special in sorted(_codes.command_rules().items()):
             if other == code and retried(special) != retried(rule):
                 text += f"; {retried(special)} on `{command}`"
         return text

@@ -1,9 +1,10 @@
-"""Shared fixtures: a respx-mocked API and sessions bound to it."""
+"""Shared fixtures: a respx-mocked API and sessions bound to it; the reliability summary line."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -93,3 +94,43 @@ async def oa(make_session: Callable[..., tim_oa.Session]) -> AsyncIterator[tim_o
     session = make_session()
     async with session:
         yield session
+
+
+# The reliability suite's closing line: what it did (tests/reliability/support.FIGURES). Under
+# pytest-xdist each worker counts its own share and hands it to the controller, which prints the
+# sum (the controller collects nothing, so this lives in the top conftest, which it does load).
+_FIGURES_MODULE = "tests.reliability.support"
+_FIGURES_KEY = "tim_oa_reliability_figures"
+_ORDER = (
+    ("property cases", "property cases"),
+    ("faults injected", "faults injected"),
+    ("ids checked", "ids checked"),
+    ("cancellations", "cancellations"),
+    ("texts scanned", "texts scanned for secrets"),
+    ("secret hits", "secret hits"),
+    ("round-three cases", "round-three cases (issue 17)"),
+)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    support = sys.modules.get(_FIGURES_MODULE)
+    if workeroutput is not None and support is not None:
+        workeroutput[_FIGURES_KEY] = dict(support.FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    figures = getattr(node, "workeroutput", {}).get(_FIGURES_KEY)
+    if figures:
+        from tests.reliability.support import FIGURES
+
+        FIGURES.update(figures)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    support = sys.modules.get(_FIGURES_MODULE)
+    if support is None or not support.FIGURES:
+        return
+    parts = [f"{support.FIGURES[key]:,} {label}" for key, label in _ORDER]
+    terminalreporter.write_line("reliability: " + ", ".join(parts))

@@ -45,6 +45,33 @@ class WaitLog(AnyioClock):
         await super().sleep(seconds)
 
 
+class HeldWaits(WaitLog):
+    """A ``WaitLog`` whose waits by the tasks in ``held`` end only when they are cancelled.
+
+    Their slots then never come while a test is still busy with them, however loaded the machine
+    (a real wait could end, and the task be granted, before the test got round to cancelling it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: set[asyncio.Task[Any]] = set()
+        self._waited = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        if task in self.held:
+            self.waits[task].append(seconds)
+            self._waited.set()
+            await anyio.sleep_forever()
+        await super().sleep(seconds)
+
+    async def all_held(self) -> None:
+        """Return once every held task waits (each holds its slot)."""
+        while not all(self.of(task) for task in self.held):
+            self._waited.clear()
+            await self._waited.wait()
+
+
 def most_in_one_second(times: list[float]) -> int:
     """The largest number of ``times`` inside any window [t, t + 1 s)."""
     times = sorted(times)
@@ -216,14 +243,18 @@ async def test_every_key_expires_and_vanishes_when_idle(
 async def test_a_cancelled_burst_costs_the_next_caller_nothing(
     redis_client: redis.asyncio.Redis, order: str
 ) -> None:
-    clock = WaitLog()
-    # Slots 0.5 s apart: no waiter's slot comes while the burst is cancelled, even on a loaded
-    # machine.
-    limiter = RedisLimiter(redis_client, rate=2, clock=clock)
+    # The waiters' waits last until they are cancelled: no waiter's slot comes while the burst
+    # is cancelled, however long that takes on a loaded machine.
+    clock = HeldWaits()
+    limiter = RedisLimiter(redis_client, rate=2, clock=clock)  # slots 0.5 s apart
     interval = 1 / (2 * 0.97)
     await limiter.acquire("add_subscribers", app=APP)  # takes the free slot
     waiters = [asyncio.create_task(limiter.acquire("add_subscribers", app=APP)) for _ in range(20)]
-    await asyncio.sleep(0.03)  # every waiter holds a slot, up to 10 s ahead
+    clock.held.update(waiters)
+    # Every waiter holds a slot, up to 10 s ahead, and waits for it.
+    with anyio.fail_after(10):
+        await clock.all_held()
+    assert not any(task.done() for task in waiters)
     sequence = {
         "first-to-last": waiters,
         "last-to-first": waiters[::-1],

@@ -1,9 +1,8 @@
-"""Fixtures of the reliability suite, and its closing summary line."""
+"""Fixtures of the reliability suite (its closing summary line: tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -29,21 +28,3 @@ def other_server() -> Iterator[HostileServer]:
 @pytest.fixture
 def recording_signer() -> RecordingSigner:
     return RecordingSigner(SDKAPPID, SECRET_KEY)
-
-
-_ORDER = (
-    ("property cases", "property cases"),
-    ("faults injected", "faults injected"),
-    ("ids checked", "ids checked"),
-    ("cancellations", "cancellations"),
-    ("texts scanned", "texts scanned for secrets"),
-    ("secret hits", "secret hits"),
-    ("round-three cases", "round-three cases (issue 17)"),
-)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
-        return
-    parts = [f"{FIGURES[key]:,} {label}" for key, label in _ORDER]
-    terminalreporter.write_line("reliability: " + ", ".join(parts))
