@@ -81,6 +81,9 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def eof_received(self) -> bool:
+        # Marked lost at once, not when connection_lost comes a loop pass later: a request taking
+        # this connection in between would be written to a server that has stopped reading.
+        self.lost = True
         self.h11.receive_data(b"")
         self._wake()
         return False  # close our side too
