@@ -13,6 +13,7 @@ Loaded on first use (it loads the batch engine, and with it attrs).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _limits as L
@@ -25,6 +26,7 @@ from ._batch import (
     stops_batch,
 )
 from ._errors import ValidationError
+from ._registry import Repeat
 from ._validation import check_callback, check_iterable, check_user_id, merge_extra
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ ValidationError and send the others (``"fail"``)."""
 Check = Callable[[Any, str], str]
 Build = Callable[[Sequence[str]], dict[str, Any]]
 Encode = Callable[[Sequence[str]], bytes]
+_ENCODED: Mapping[str, Any] = MappingProxyType({})
+"""The body handed to the request loop with a chunk already encoded (``payload``)."""
 Parse = Callable[[Mapping[str, Any], Sequence[str]], Mapping[str, int]]
 
 
@@ -168,14 +172,17 @@ def chunk_sender(
     """
     merge_extra({}, extra_body, spec.modelled)
     extra = dict(extra_body) if extra_body else None
+    if spec.repeat is not Repeat.SAFE:
+        encode = None  # whether a repeat is safe is read from the body, which must then exist
 
     async def send(chunk: Sequence[str]) -> dict[str, Any]:
-        body = build(chunk)
         if extra is not None:
-            return await session._request(spec, {**body, **extra})
+            return await session._request(spec, {**build(chunk), **extra})
         if encode is None:
-            return await session._request(spec, body)
-        return await session._request(spec, body, payload=encode(chunk))
+            return await session._request(spec, build(chunk))
+        # The request loop reads the body only to encode it and to judge a repeat, and neither
+        # is needed here: the chunk's dict of 100 objects is never built.
+        return await session._request(spec, _ENCODED, payload=encode(chunk))
 
     return send
 
