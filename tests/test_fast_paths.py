@@ -139,7 +139,7 @@ def test_the_batch_shortcut_records_what_the_loop_records(
 # Ids the API accepts: any text without lone surrogates, quotes, backslashes and control
 # characters included (the encoder must escape them as json.dumps does).
 VALID_ID = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8
+    alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=8
 ).filter(lambda s: len(s.encode("utf-8")) <= 32)
 
 
