@@ -88,6 +88,9 @@ def test_ctrl_c_cancels_the_call_in_the_loop_thread(emulator: Emulator) -> None:
     oa = emulator.sync_session(max_concurrency=1, timeout=60)
     main = threading.main_thread().ident
     assert main is not None
+    # Python's own Ctrl-C handler, whatever the process had (an xdist worker ignores SIGINT, and
+    # an earlier test may have left its own handler).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
     timer.start()
     started = time.monotonic()
@@ -96,6 +99,7 @@ def test_ctrl_c_cancels_the_call_in_the_loop_thread(emulator: Emulator) -> None:
             oa.get_accounts(["@TOA#_slow"])
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 20  # not the 30 s the answer would have taken
     # The call was cancelled in the loop thread: it gave back the session's only slot, so the
     # next call is not queued behind it.
