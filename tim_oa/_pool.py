@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
-__all__ = ["SHARD_SIZE", "ShardedTransport", "shard_pool"]
+__all__ = ["SHARD_SIZE", "ShardedTransport", "direct_pool_settings", "shard_pool"]
 
 SHARD_SIZE = 2
 """The most connections (and requests in flight) of one shard."""
@@ -141,6 +142,25 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await shard.aclose()
 
 
+def direct_pool_settings(
+    client: Any, lib: Any = httpx
+) -> tuple[ssl.SSLContext, float | None] | None:
+    """The TLS context and keep-alive expiry of ``client``'s direct pool, for pools beside it.
+
+    ``client`` is an ``AsyncClient`` of ``lib`` (httpx or httpx2) its owner just built. ``None``
+    when its direct transport is not ``lib``'s own HTTP/1.1 one as this code knows it (a
+    transport of the caller's, or HTTP/2).
+    """
+    direct = getattr(client, "_transport", None)
+    if type(direct) is not lib.AsyncHTTPTransport:
+        return None
+    pool = getattr(direct, "_pool", None)
+    context = getattr(pool, "_ssl_context", None)
+    if not isinstance(context, ssl.SSLContext) or getattr(pool, "_http2", False):
+        return None
+    return context, getattr(pool, "_keepalive_expiry", 5.0)
+
+
 def shard_pool(client: httpx.AsyncClient, max_connections: int) -> httpx.AsyncClient:
     """Give ``client`` (just built with one pool of ``max_connections``) a sharded pool instead.
 
@@ -150,14 +170,10 @@ def shard_pool(client: httpx.AsyncClient, max_connections: int) -> httpx.AsyncCl
     """
     if max_connections <= SHARD_SIZE:
         return client
-    direct = getattr(client, "_transport", None)
-    if type(direct) is not httpx.AsyncHTTPTransport:
+    settings = direct_pool_settings(client)
+    if settings is None:
         return client
-    pool = getattr(direct, "_pool", None)
-    context = getattr(pool, "_ssl_context", None)
-    expiry = getattr(pool, "_keepalive_expiry", 5.0)
-    if not isinstance(context, ssl.SSLContext) or getattr(pool, "_http2", False):
-        return client
+    context, expiry = settings
     limits = httpx.Limits(
         max_connections=SHARD_SIZE, max_keepalive_connections=SHARD_SIZE, keepalive_expiry=expiry
     )

@@ -8,7 +8,6 @@ What they promise, and the attempt they share, is in ``_transport_base``.
 
 from __future__ import annotations
 
-import ssl
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -17,7 +16,7 @@ import anyio
 import httpx
 
 from ._errors import ValidationError
-from ._pool import shard_pool
+from ._pool import direct_pool_settings, shard_pool
 from ._transport_base import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -176,22 +175,19 @@ class HttpTransport(TransportBase):
         client is not built the way this code knows (its pool's TLS settings are reused).
         """
         lib = self._lib
-        direct = getattr(client, "_transport", None)
+        settings = direct_pool_settings(client, lib)
         pick = getattr(client, "_transport_for_url", None)
-        if type(direct) is not lib.AsyncHTTPTransport or pick is None:
+        if settings is None or pick is None:
             return None
-        if pick(lib.URL(self.base_url)) is not direct:
+        if pick(lib.URL(self.base_url)) is not client._transport:
             return None  # a proxy (from the environment) takes base_url
-        pool = getattr(direct, "_pool", None)
-        context = getattr(pool, "_ssl_context", None)
-        if not isinstance(context, ssl.SSLContext) or getattr(pool, "_http2", False):
-            return None
         from ._h11pool import H11Pool  # asyncio is loaded with it: not on ``import tim_oa``
 
+        context, expiry = settings
         return H11Pool(
             self.base_url,
             ssl_context=context,
-            keepalive_expiry=getattr(pool, "_keepalive_expiry", 5.0),
+            keepalive_expiry=expiry,
             headers=dict(self._headers.items()),
             lib=lib,
         )
@@ -255,20 +251,29 @@ class HttpTransport(TransportBase):
         from ._h11pool import AttemptTimeout
 
         try:
-            status_code, reader, retry_after = await lean.post(
-                f"{path}?{query}", content, native[1]["timeout"], self.max_response_bytes, seconds
-            )
+            return await self._post_lean(lean, path, query, content, native, seconds)
         except AttemptTimeout:
             return None
+
+    async def _post_lean(
+        self,
+        lean: H11Pool,
+        path: str,
+        query: str,
+        content: bytes,
+        native: Any,
+        seconds: float | None = None,
+    ) -> RawResponse:
+        """The exchange on our own connections (``seconds``: the whole attempt's bound)."""
+        status_code, reader, retry_after = await lean.post(
+            f"{path}?{query}", content, native[1]["timeout"], self.max_response_bytes, seconds
+        )
         return finish_response(status_code, reader, retry_after)
 
     async def _exchange(self, path: str, query: str, content: bytes, native: Any) -> RawResponse:
         lean = self._lean
         if lean is not None and lean.serves(self._loop):
-            status_code, reader, retry_after = await lean.post(
-                f"{path}?{query}", content, native[1]["timeout"], self.max_response_bytes
-            )
-            return finish_response(status_code, reader, retry_after)
+            return await self._post_lean(lean, path, query, content, native)
         lib = self._lib
         route = self._route
         url = f"{self.base_url}{path}?{query}"
