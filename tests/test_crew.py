@@ -23,17 +23,25 @@ def test_a_crew_starts_its_spare_then_one_per_request_that_leaves() -> None:
     crew = Crew(spare=3)
     assert crew.begin(10, lambda: started.append(1)) == 3
     tickets = [crew.ticket() for _ in range(3)]
-    assert crew.waiting == 3 and not started
-    tickets[0]()  # a request left: 2 wait, fewer than the spare: one more worker
-    assert len(started) == 1 and crew.started == 4
+    assert not started
+    tickets[0]()  # a request left: 2 workers not sending, fewer than the spare: one more
+    assert len(started) == 1 and crew.started == 4 and crew.sending == 1
     tickets[0]()  # used once only
-    tickets[0].close()
-    assert len(started) == 1 and crew.waiting == 2
-    tickets[1].close()  # a chunk that never sent (it failed first) stops waiting too
-    assert crew.waiting == 1 and len(started) == 2
+    assert len(started) == 1
+    tickets[0].close()  # its worker is free again: nothing to start
+    assert crew.sending == 0 and len(started) == 1
+    tickets[1].close()  # a chunk that never sent changes nothing
+    assert crew.sending == 0 and len(started) == 1
+    # Requests leaving and finishing one at a time never grow the crew past the spare + 1.
+    for _ in range(20):
+        ticket = crew.ticket()
+        ticket()
+        ticket.close()
+    assert crew.started == 4
+    # Requests that stay in flight do, up to the cap.
     for _ in range(20):
         crew.ticket()()
-    assert crew.started == 10  # never past the cap
+    assert crew.started == 10
 
 
 def test_a_small_cap_starts_everything_at_once() -> None:
@@ -43,9 +51,10 @@ def test_a_small_cap_starts_everything_at_once() -> None:
 
 async def test_a_bulk_job_keeps_about_in_flight_plus_spare_workers() -> None:
     seen: list[int] = []
+    before = len(asyncio.all_tasks())
 
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(len(asyncio.all_tasks()))
+        seen.append(len(asyncio.all_tasks()) - before)
         ids = [s["Subscriber_Account"] for s in json.loads(request.content)["SubscriberList"]]
         items = [{"Subscriber_Account": i, "Result": 1} for i in ids]
         return httpx.Response(

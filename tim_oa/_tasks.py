@@ -104,20 +104,21 @@ class Crew:
     answer is the adaptive bound's ceiling (hundreds or thousands at the paid tiers). Starting
     them all costs tens of milliseconds of CPU before the first request, and most would only
     queue at the limiter. The crew starts :attr:`spare` workers, then one more each time a
-    request leaves while fewer than :attr:`spare` workers wait to send: so the workers number
-    about the requests in flight plus the spare, whatever the rate and the round trip.
+    request leaves while fewer than :attr:`spare` workers are not sending (taking a chunk,
+    waiting for the limiter, or just started): so the workers number about the requests in
+    flight plus the spare, whatever the rate and the round trip.
 
     Each worker calls :meth:`ticket` when it takes a chunk and hands it to the request loop
     through :data:`SENT`; :meth:`Ticket.close` after the chunk, sent or not.
     """
 
-    __slots__ = ("_start", "cap", "spare", "started", "waiting")
+    __slots__ = ("_start", "cap", "sending", "spare", "started")
 
     def __init__(self, spare: int = 8) -> None:
         self.spare = spare
         self.cap = 0
         self.started = 0
-        self.waiting = 0  # workers holding a chunk whose request has not left yet
+        self.sending = 0  # chunks whose request has left and that are not finished yet
         self._start: Callable[[], None] | None = None
 
     def begin(self, cap: int, start: Callable[[], None]) -> int:
@@ -127,31 +128,34 @@ class Crew:
         return self.started
 
     def ticket(self) -> Ticket:
-        """A worker took a chunk: it waits to send until its ticket is used or closed."""
-        self.waiting += 1
+        """A worker took a chunk."""
         return Ticket(self)
 
     def _left(self) -> None:
-        self.waiting -= 1
-        if self.waiting < self.spare and self.started < self.cap and self._start is not None:
+        self.sending += 1
+        idle = self.started - self.sending
+        if idle < self.spare and self.started < self.cap and self._start is not None:
             self.started += 1
             self._start()
 
 
 class Ticket:
-    """One chunk's place among the waiting: used when its request leaves, else closed."""
+    """One chunk's request: used when it leaves, closed when the chunk is finished."""
 
-    __slots__ = ("_crew",)
+    __slots__ = ("_crew", "_used")
 
     def __init__(self, crew: Crew) -> None:
-        self._crew: Crew | None = crew
+        self._crew = crew
+        self._used = False
 
     def __call__(self) -> None:
         """The chunk's request left (called through :data:`SENT` by the request loop)."""
-        crew, self._crew = self._crew, None
-        if crew is not None:
-            crew._left()
+        if not self._used:
+            self._used = True
+            self._crew._left()
 
     def close(self) -> None:
-        """The chunk is done; if its request never left, it no longer waits either."""
-        self()
+        """The chunk is finished: a worker that was sending is free again."""
+        if self._used:
+            self._used = False
+            self._crew.sending -= 1
