@@ -152,3 +152,76 @@ def test_the_chunk_encoders_write_what_encode_body_writes(account: str, ids: lis
     assert add == encode_body(_subscribers.build_add(account, ids))
     remove = _subscribers.encode_remove(account, ids)
     assert remove == encode_body(_subscribers.build_remove(account, ids))
+
+
+def recorded_from_items(ids: list[str], items: list[Any], shortcuts: bool) -> Any:
+    """Outcomes of a job whose every chunk is answered ``items`` (those of the chunk's ids)."""
+    import anyio
+
+    from tim_oa import _batch
+
+    async def send(chunk: Any) -> Any:
+        mine = [i for i in items if i["Subscriber_Account"] in chunk]
+        return _subscribers.parse_results({"SubscriberList": mine}, asked=chunk)
+
+    saved = _batch._record_plain, _subscribers._in_order
+    if not shortcuts:
+        _batch._record_plain = lambda *args: False
+        _subscribers._in_order = lambda items, asked: None
+    try:
+        result = anyio.run(
+            lambda: run_batch(
+                ids, chunk_size=3, concurrency=2, send_chunk=send, code_status=ADD_REMOVE_CODES
+            )
+        )
+    finally:
+        _batch._record_plain, _subscribers._in_order = saved
+    return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcdefg"), unique=True, max_size=7),
+    st.lists(
+        st.fixed_dictionaries(
+            {"Subscriber_Account": st.sampled_from("abcdefg"), "Result": st.sampled_from([0, 1, 2])}
+        ),
+        max_size=9,
+    ),
+    st.booleans(),
+)
+def test_an_answer_in_the_chunks_order_is_recorded_as_the_loop_records_it(
+    ids: list[str], items: list[dict[str, Any]], in_order: bool
+) -> None:
+    if in_order:  # the usual answer: each id of the chunk once, in the order sent
+        codes = {i["Subscriber_Account"]: i["Result"] for i in items}
+        items = [{"Subscriber_Account": k, "Result": codes.get(k, 1)} for k in ids]
+    assert recorded_from_items(ids, items, True) == recorded_from_items(ids, items, False)
+
+
+def test_an_in_order_answer_is_a_mapping_of_the_chunk() -> None:
+    from tim_oa._answers import InOrder
+
+    chunk = ["u1", "u2", "u3"]
+    items = [{"Subscriber_Account": k, "Result": r} for k, r in zip(chunk, [1, 2, 0], strict=True)]
+    answer = _subscribers.parse_results({"SubscriberList": items}, asked=chunk)
+    assert type(answer) is InOrder and answer.ids is chunk
+    assert answer == {"u1": 1, "u2": 2, "u3": 0}
+    assert list(answer) == chunk and len(answer) == 3
+    assert answer.get("u2") == 2 and answer.get("nobody") is None
+    assert "u3" in answer and "u4" not in answer
+    assert repr(answer) == "InOrder({'u1': 1, 'u2': 2, 'u3': 0})"
+    # Out of order, a stranger or one left out: the general parser's dict.
+    for changed in (
+        items[::-1],
+        [*items[:2], {"Subscriber_Account": "u9", "Result": 1}],
+        items[:2],
+    ):
+        parsed = _subscribers.parse_results({"SubscriberList": changed}, asked=chunk)
+        assert type(parsed) is dict
+    # A bool is not a Result (True == 1): the loop names it.
+    with pytest.raises(tim_oa.MalformedResponseError, match=r"\[2\]\.Result"):
+        _subscribers.parse_results(
+            {"SubscriberList": [*items[:2], {"Subscriber_Account": "u3", "Result": True}]},
+            asked=chunk,
+        )

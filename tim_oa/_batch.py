@@ -15,6 +15,7 @@ Workers run through :mod:`tim_oa._tasks`, whose task groups never surface an exc
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 from collections.abc import (
     Awaitable,
@@ -29,6 +30,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
+from ._answers import InOrder
 from ._errors import (
     AccountNotFoundError,
     AuthError,
@@ -345,15 +347,8 @@ async def run_batch(
     ``grow``: ``send_chunk`` goes through the session's request loop, so the workers can be
     started as requests leave (:class:`tim_oa._tasks.Crew`) rather than all at once.
     """
-    code_state = {code: _STATE[status] for code, status in code_status.items()}
-    defaults: list[int | None] = [None, None, None, None]
-    for state in (_SUCCEEDED, _UNCHANGED, _FAILED):
-        codes = [code for code, s in code_state.items() if s == state]
-        defaults[state] = codes[0] if len(codes) == 1 else None
-    # The codes that are their state's default: a chunk answered with these only is recorded
-    # without looking at its ids one by one (``_record_plain``).
-    plain_codes = {code: s for code, s in code_state.items() if defaults[s] == code}
-    result = BatchResult._empty(ids, chunk_size, tuple(defaults))
+    code_state, defaults, plain_codes = _code_tables(tuple(code_status.items()))
+    result = BatchResult._empty(ids, chunk_size, defaults)
     states, sparse_codes, default_codes = result._states, result._codes, result._defaults
     chunks = enumerate(chunked(ids, chunk_size))
     chunks_total = -(-len(ids) // chunk_size)
@@ -453,6 +448,25 @@ async def run_batch(
     return result
 
 
+@functools.lru_cache(maxsize=32)
+def _code_tables(
+    code_status: tuple[tuple[int, Status], ...],
+) -> tuple[dict[int, int], tuple[int | None, ...], dict[int, int]]:
+    """A job's code tables (worked out once per table of codes, not once per job).
+
+    Each code's state; each state's default code (its only code, if it has one); and the codes
+    that are their state's default, with their states: a chunk answered with these only is
+    recorded without looking at its ids one by one (``_record_plain``).
+    """
+    code_state = {code: _STATE[status] for code, status in code_status}
+    defaults: list[int | None] = [None, None, None, None]
+    for state in (_SUCCEEDED, _UNCHANGED, _FAILED):
+        codes = [code for code, s in code_state.items() if s == state]
+        defaults[state] = codes[0] if len(codes) == 1 else None
+    plain_codes = {code: s for code, s in code_state.items() if defaults[s] == code}
+    return code_state, tuple(defaults), plain_codes
+
+
 def _record_plain(
     chunk: Sequence[str],
     base: int,
@@ -462,11 +476,17 @@ def _record_plain(
     counts: list[int],
 ) -> bool:
     """Record a chunk whose ids were all answered with default codes, in C; else ``False``."""
-    codes = list(map(answer.get, chunk))
-    found: list[Any] = [] if None in codes else list(map(plain_codes.get, codes))  # type: ignore[arg-type]
-    if not found or None in found:
-        return False  # an id missing, or a code for the sparse table: the caller's loop
-    states[base : base + len(found)] = bytes(found)
+    if type(answer) is InOrder and answer.ids is chunk:
+        codes: list[Any] = answer.codes  # the chunk's codes in its order: nothing to look up
+    else:
+        codes = list(map(answer.get, chunk))
+    try:
+        found = bytes(map(plain_codes.get, codes))  # type: ignore[arg-type]
+    except TypeError:  # None: an id missing, or a code for the sparse table: the caller's loop
+        return False
+    if not found:
+        return False
+    states[base : base + len(found)] = found
     for state in set(found):
         counts[state] += found.count(state)
     return True

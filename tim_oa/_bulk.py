@@ -27,7 +27,13 @@ from ._batch import (
 )
 from ._errors import ValidationError
 from ._registry import Repeat
-from ._validation import check_callback, check_iterable, check_user_id, merge_extra
+from ._validation import (
+    check_callback,
+    check_concurrency,
+    check_iterable,
+    check_user_id,
+    merge_extra,
+)
 
 if TYPE_CHECKING:
     from ._base import BaseSession
@@ -139,7 +145,7 @@ def _plain_user_ids(items: list[Any] | tuple[Any, ...]) -> list[str] | None:
     lengths = set(map(len, order))
     if min(lengths) < 1 or max(lengths) > L.USER_ID_MAX_BYTES:
         return None
-    if not all(map(str.isascii, order)):
+    if not "".join(order).isascii():
         return None
     return order
 
@@ -150,8 +156,6 @@ def batch_workers(session: BaseSession, concurrency: Any) -> int:
     With the adaptive bound that is its ceiling: the session's own slots still decide how many
     requests are on the wire at once.
     """
-    from ._validation import check_concurrency
-
     if concurrency is not None:
         return check_concurrency(concurrency)
     return session.max_concurrency
@@ -225,7 +229,7 @@ async def run_bulk(
         chunk_size=spec.chunk_size,
         concurrency=workers,
         send_chunk=send_chunk,
-        code_status={code: Status(status) for code, status in spec.codes.items()},
+        code_status=_statuses(spec),
         on_progress=on_progress,
         stop_on=stops_batch,
         observe=(session, spec.name),
@@ -234,6 +238,17 @@ async def run_bulk(
     if checked.rejected:
         return _with_rejected(result, checked)
     return result
+
+
+_STATUSES: dict[str, Mapping[int, Status]] = {}
+
+
+def _statuses(spec: Command) -> Mapping[int, Status]:
+    """``spec.codes`` as statuses (worked out once per command)."""
+    statuses = _STATUSES.get(spec.name)
+    if statuses is None:
+        statuses = _STATUSES[spec.name] = {code: Status(s) for code, s in spec.codes.items()}
+    return statuses
 
 
 def _with_rejected(result: BatchResult, checked: CheckedIds) -> BatchResult:

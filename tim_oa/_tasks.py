@@ -37,6 +37,9 @@ def _first_real(error: BaseException) -> BaseException | None:
     return None
 
 
+_WORKER = "tim_oa worker"
+
+
 async def run_workers(
     count: int, worker: Callable[[], Coroutine[Any, Any, None]], crew: Crew | None = None
 ) -> None:
@@ -53,7 +56,7 @@ async def run_workers(
         async with anyio.create_task_group() as tg:
 
             def start() -> None:
-                tg.start_soon(worker)
+                tg.start_soon(worker, name=_WORKER)  # named: anyio would work out a name each time
 
             at_once = count if crew is None else crew.begin(count, start)
             for _ in range(at_once):

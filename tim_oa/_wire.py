@@ -50,9 +50,12 @@ MAX_RETRY_AFTER = 300.0
 """Longest ``Retry-After`` taken from a server, in seconds; larger values are cut to this."""
 
 
+U32_BITS = U32_MAX.bit_length()
+
+
 def new_random() -> int:
     """A random unsigned 32-bit integer (0 … 4294967295) for the ``random`` query parameter."""
-    return secrets.randbelow(U32_MAX + 1)
+    return secrets.randbits(U32_BITS)  # 0 … U32_MAX, one draw (randbelow loops around it)
 
 
 @lru_cache(maxsize=64)

@@ -1,0 +1,40 @@
+"""A bulk chunk's answer that names the chunk's ids in the order they were sent.
+
+Tencent answers a bulk chunk with one item per id. When the items name exactly the chunk's ids,
+in order, the answer is kept as the chunk and a list of codes: the parser checks it with a few
+calls done in C, and the batch engine records it without looking an id up. The mapping (id to
+code) is built only if something asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+
+class InOrder(Mapping[str, int]):
+    """``{ids[i]: codes[i]}``, for ``ids`` that are distinct (a chunk of a bulk job)."""
+
+    __slots__ = ("_mapping", "codes", "ids")
+
+    def __init__(self, ids: Sequence[str], codes: list[int]) -> None:
+        self.ids = ids
+        self.codes = codes
+        self._mapping: dict[str, int] | None = None
+
+    def _dict(self) -> dict[str, int]:
+        mapping = self._mapping
+        if mapping is None:
+            mapping = self._mapping = dict(zip(self.ids, self.codes, strict=True))
+        return mapping
+
+    def __getitem__(self, key: str) -> int:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"InOrder({self._dict()!r})"
