@@ -11,6 +11,7 @@ import math
 import random
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import trio
@@ -23,7 +24,7 @@ from tim_oa._adaptive import (
     next_rtt,
     open_file_budget,
 )
-from tim_oa._ratelimit import Pacer
+from tim_oa._ratelimit import GROUP, Pacer
 from tim_oa.limiters import DEFAULT_SLACK
 
 from .test_ratelimit import (
@@ -162,3 +163,90 @@ def test_a_lagging_event_loop_widens_the_window_by_the_lag_it_sees() -> None:
     stamps = grant_times(pacer, callers=50, each=40)
     assert most_in_any_second(stamps, 1 + DEFAULT_SLACK + 0.02) <= 200
     assert max(stamps) - min(stamps) <= 1999 / 200 * 1.08  # it costs what the loop lags
+
+
+class CountingClock:
+    """trio's virtual clock, counting the pacing sleeps (each is a wake-up of the event loop)."""
+
+    def __init__(self) -> None:
+        self.sleeps = 0
+
+    def monotonic(self) -> float:
+        return trio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        await trio.sleep(seconds)
+
+
+@pytest.mark.parametrize("rate", [1000.0, 2000.0, 5000.0])
+def test_above_250_a_second_slots_due_within_4_ms_are_granted_together(rate: float) -> None:
+    """One wake-up per group of slots, not per slot: at 2,000/s the pacer sleeps about once per
+    eight grants. The window still holds (never more than the rate in any 1 + slack s, counted
+    on the times granted), and the job takes what even spacing takes."""
+    clock = CountingClock()
+    pacer = Pacer(rate, slack=DEFAULT_SLACK, clock=clock)
+    calls = int(rate * 3)
+    stamps = grant_times(pacer, callers=200, each=calls // 200)
+    group = (
+        math.floor(GROUP / ((1 + DEFAULT_SLACK) / rate)) + 1
+    )  # slots within 4 ms, the head's too
+    assert clock.sleeps <= calls / group * 1.1
+    # The window a strict server counts in is half-open, (t - 1 s, t]: a grant 1 + slack s after
+    # another is in the next one.
+    assert most_in_any_second(stamps, 1 + DEFAULT_SLACK - 1e-6) <= rate
+    assert max(stamps) - min(stamps) == pytest.approx(
+        (calls - 1) * (1 + DEFAULT_SLACK) / rate, rel=0.01
+    )
+    assert len(set(stamps)) <= calls / group * 1.1 + 1  # the members of a group share its time
+
+
+def test_at_200_a_second_every_grant_is_made_alone() -> None:
+    clock = CountingClock()
+    stamps = grant_times(Pacer(200.0, slack=DEFAULT_SLACK, clock=clock), callers=20, each=20)
+    gaps = [b - a for a, b in zip(sorted(stamps)[:-1], sorted(stamps)[1:], strict=True)]
+    assert min(gaps) == pytest.approx(1.02 / 200)
+    assert clock.sleeps >= 399
+
+
+def test_a_granted_member_of_a_group_cancelled_before_it_runs_holds_up_nobody(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiters cancelled while the head grants them with itself cost their turn at most (the
+    window counts it), and every waiter behind them is still served, in order."""
+
+    async def main() -> tuple[list[int], int]:
+        pacer = Pacer(2000.0, slack=DEFAULT_SLACK, clock=CountingClock())
+        for _ in range(pacer._cap):  # a full window: the next grants wait
+            await pacer.acquire()
+        served: list[int] = []
+        scopes: dict[int, anyio.CancelScope] = {}
+
+        async def waiter(i: int) -> None:
+            with anyio.CancelScope() as scope:
+                scopes[i] = scope
+                await pacer.acquire()
+                served.append(i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(waiter, i)
+                await anyio.lowlevel.checkpoint()
+            # Cancel waiters 2 and 3 in the pass in which the head grants them with itself.
+            original = Pacer._may_join
+
+            def joining(self: Pacer, now: float) -> bool:
+                ok = original(self, now)
+                if ok and not served:
+                    scopes[2].cancel()
+                    scopes[3].cancel()
+                return ok
+
+            monkeypatch.setattr(Pacer, "_may_join", joining)
+        return served, len(pacer._waiters)
+
+    served, left = on_virtual_clock(main)
+    # 2 and 3 either got their grant before the cancellation reached them or left without it.
+    assert [i for i in served if i not in (2, 3)] == [i for i in range(20) if i not in (2, 3)]
+    assert served == sorted(served)
+    assert left == 0

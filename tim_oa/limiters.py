@@ -94,7 +94,8 @@ class LocalLimiter:
 
     Each command of each app gets its own budget: never more than ``floor(rate x margin)`` of its
     calls are let through in any window of ``1 + slack`` seconds, counted on the times they were
-    let through, and they are spaced evenly (``(1 + slack) / (rate x margin)`` seconds apart). A
+    let through, and they are spaced evenly (``(1 + slack) / (rate x margin)`` seconds apart; above
+    250 a second the slots due within 4 ms of a grant go with it, one wake-up per group). A
     command Tencent publishes at a lower rate than 200, such as ``multiaccount_import`` at 100,
     gets that share of ``rate``. Waiters are served first in, first out; a cancelled waiter leaves
     the queue having reserved nothing.
