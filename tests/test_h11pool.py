@@ -350,4 +350,73 @@ def test_the_origin_is_read_in_its_ascii_form(
 ) -> None:
     pool = H11Pool(url, ssl_context=None, keepalive_expiry=5.0, headers={"User-Agent": "t"})
     assert (pool.host, pool.port, pool.prefix) == (host, port, prefix)
-    assert pool._headers[0] == (b"Host", header.encode())
+    assert pool._head.startswith(b"Host: %s\r\n" % header.encode())
+
+
+def until_the_end(conn: socket.socket, request: dict[str, Any]) -> bool:
+    """A body with neither Content-Length nor chunks: it ends where the stream does."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + hs.OK_BODY)
+    conn.shutdown(socket.SHUT_WR)
+    return False
+
+
+def an_answer_too_many(conn: socket.socket, request: dict[str, Any]) -> bool:
+    """The answer, then the start of another nobody asked for, in the same write."""
+    body = hs.OK_BODY
+    answer = hs.head("200 OK", {}, len(body)) + body
+    conn.sendall(answer + hs.head("200 OK", {}, 2))
+    return True
+
+
+def http_10(conn: socket.socket, request: dict[str, Any]) -> bool:
+    body = hs.OK_BODY
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return True
+
+
+async def test_a_body_that_ends_with_the_stream_is_read_and_its_connection_dropped(
+    server: hs.Server, transport: HttpTransport
+) -> None:
+    server.routes["/eof"] = until_the_end
+    assert (await post(transport, "/eof")).content == hs.OK_BODY
+    assert lean(transport).connections == 0
+    assert (await post(transport)).status_code == 200
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("handler", [an_answer_too_many, http_10])
+async def test_a_connection_that_cannot_go_on_is_not_reused(
+    server: hs.Server, transport: HttpTransport, handler: Any
+) -> None:
+    """Bytes beyond the answer, or HTTP/1.0 without keep-alive: the answer counts, the
+    connection does not carry another request."""
+    server.routes["/odd"] = handler
+    assert (await post(transport, "/odd")).content == hs.OK_BODY
+    assert (await post(transport)).status_code == 200
+    assert server.connections == 2
+
+
+async def test_a_body_cut_short_by_the_server_is_a_transport_error(
+    server: hs.Server, transport: HttpTransport
+) -> None:
+    def cut(conn: socket.socket, request: dict[str, Any]) -> bool:
+        conn.sendall(hs.head("200 OK", {}, 100) + b'{"ActionStatus":')
+        return False
+
+    server.routes["/cut"] = cut
+    with pytest.raises(tim_oa.TransportError) as info:
+        await post(transport, "/cut")
+    assert info.value.request_sent is True
+    assert "closed the connection" in str(info.value)
+
+
+def test_without_httptools_httpx_pool_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httptools is a dependency on CPython only: where it cannot be imported, the session's own
+    client still works, through httpx's pool (every scenario of test_transport runs there too)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "httptools", None)  # import httptools raises ImportError
+    monkeypatch.delitem(sys.modules, "tim_oa._h11pool")
+    made = make_transport("httpx", "http://127.0.0.1:9")
+    assert isinstance(made, HttpTransport)
+    assert made._lean is None

@@ -37,6 +37,7 @@ from types import FunctionType, ModuleType
 
 import anyio
 import h11
+import httptools
 import httpx
 
 from ._transport_base import BodyFailure
@@ -44,26 +45,61 @@ from ._transport_body import BodyError, BodyReader
 
 __all__ = ["AttemptTimeout", "H11Pool"]
 
-_NEED_DATA = h11.NEED_DATA
 _TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
 """A request target: visible ASCII only (no space, control character or byte over 0x7e)."""
-_Response = h11.Response
-_Data = h11.Data
-_EndOfMessage = h11.EndOfMessage
 
 
 class _Connection(asyncio.Protocol):
-    """One socket and its h11 state machine; wakes the exchange waiting for bytes."""
+    """One socket and its response parser (httptools); wakes the exchange waiting for bytes.
 
-    __slots__ = ("_waiter", "_write_waiter", "h11", "idle_since", "lost", "transport")
+    The parser's callbacks fill in the exchange's answer: its status, the two headers the
+    transport reads, and its body, fed to the exchange's :class:`BodyReader` as it comes. An
+    answer nobody asked for, or a parse error, breaks the connection (``broken``).
+    """
+
+    __slots__ = (
+        "_waiter",
+        "_write_waiter",
+        "broken",
+        "complete",
+        "encoding",
+        "expecting",
+        "failure",
+        "framed",
+        "idle_since",
+        "keep_alive",
+        "limit",
+        "lost",
+        "parser",
+        "reader",
+        "retry_after",
+        "status",
+        "transport",
+    )
 
     def __init__(self) -> None:
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
         self.lost: BaseException | bool = False  # True (clean end) or the error, once closed
         self.idle_since = 0.0
+        self.broken: str | None = None  # why the bytes from the server cannot be trusted
+        self.begin(0)
+        self.expecting = False
+
+    def begin(self, limit: int) -> None:
+        """A request was written: read its answer, whose decoded body may be ``limit`` bytes."""
+        self.limit = limit
+        self.expecting = True
+        self.status = 0  # of the final answer, once its headers are in (a 1xx is skipped)
+        self.encoding: str | None = None
+        self.retry_after: str | None = None
+        self.framed = False  # Content-Length or chunked: the body does not end with the stream
+        self.reader: BodyReader | None = None
+        self.failure: BodyFailure | None = None
+        self.complete = False
+        self.keep_alive = False
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -72,25 +108,24 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        try:
-            self.h11.receive_data(data)
-        except RuntimeError:  # bytes after the peer's end of stream: the state is broken
-            self.lost = True
-            if self.transport is not None:
-                self.transport.abort()
+        if self.broken is None:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                self._break("the server switched protocols")
+            except httptools.HttpParserError as exc:
+                self._break(f"malformed answer: {exc}")
         self._wake()
 
     def eof_received(self) -> bool:
         # Marked lost at once, not when connection_lost comes a loop pass later: a request taking
         # this connection in between would be written to a server that has stopped reading.
         self.lost = True
-        self.h11.receive_data(b"")
         self._wake()
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = exc if exc is not None else True
-        self.h11.receive_data(b"")
         self._wake()
         waiter = self._write_waiter
         if waiter is not None and not waiter.done():
@@ -109,12 +144,67 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _break(self, why: str) -> None:
+        if self.broken is None:
+            self.broken = why
+        self.lost = self.lost or True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # --- the parser's callbacks (httptools) --------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if not self.expecting:
+            self._break("an answer to no request")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.expecting:
+            return  # an answer to no request: the connection is broken already
+        name = name.lower()
+        if name == b"content-encoding":
+            self.encoding = value.decode("latin-1")
+        elif name == b"retry-after":
+            self.retry_after = value.decode("latin-1")
+        elif name == b"content-length" or (
+            name == b"transfer-encoding" and value.lower().rstrip().endswith(b"chunked")
+        ):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        if not self.expecting:
+            return
+        status = self.parser.get_status_code()
+        if status < 200:  # informational (1xx): the final answer follows
+            self.encoding = self.retry_after = None
+            self.framed = False
+            return
+        self.status = status
+        try:
+            self.reader = BodyReader(self.encoding, self.limit)
+        except BodyError as exc:
+            self.failure = BodyFailure(status, exc)
+
+    def on_body(self, body: bytes) -> None:
+        reader = self.reader
+        if reader is not None and self.failure is None and self.expecting:
+            try:
+                reader.feed(body)
+            except BodyError as exc:
+                self.failure = BodyFailure(self.status, exc)
+
+    def on_message_complete(self) -> None:
+        if not self.status or not self.expecting:
+            return  # the end of a 1xx, or of an answer to no request
+        self.complete = True
+        self.expecting = False
+        self.keep_alive = self.parser.should_keep_alive()
+
     # --- used by the pool --------------------------------------------------------------------
 
     async def wait(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
         """Wait for bytes (or the end of the stream) at most ``seconds``, and not past ``end``."""
         if self.lost:
-            return  # nothing more will come: h11 has seen the end already
+            return  # nothing more will come
         loop = asyncio.get_running_loop()
         limit, raised = _bound(seconds, error, end, loop)
         waiter = self._waiter = loop.create_future()
@@ -146,14 +236,8 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def reusable(self) -> bool:
-        """Whether both sides finished the exchange and may go on (h11 started a new cycle)."""
-        if self.lost:
-            return False
-        h = self.h11
-        if h.our_state is h11.DONE and h.their_state is h11.DONE:
-            h.start_next_cycle()
-            return True
-        return False
+        """Whether the exchange ended cleanly and both sides may go on (keep-alive)."""
+        return self.complete and self.keep_alive and not self.lost and self.broken is None
 
 
 _EXPIRED = object()
@@ -188,11 +272,7 @@ def _expire(waiter: asyncio.Future[object]) -> None:
 
 
 def _error(exc: BaseException, lib: ModuleType) -> Exception:
-    """``lib``'s exception for an error of h11 or the socket (the error map reads ``lib``'s)."""
-    if isinstance(exc, h11.RemoteProtocolError):
-        return lib.RemoteProtocolError(str(exc))  # type: ignore[no-any-return]
-    if isinstance(exc, h11.LocalProtocolError):
-        return lib.LocalProtocolError(str(exc))  # type: ignore[no-any-return]
+    """``lib``'s exception for an error of the socket (the error map reads ``lib``'s)."""
     return lib.ReadError(str(exc) or type(exc).__name__)  # type: ignore[no-any-return]
 
 
@@ -234,7 +314,10 @@ class H11Pool:
         # Checked once here, with h11's own rules (a bad header raises LocalProtocolError); each
         # request then hands h11 bytes it need not check again (``_parsed``, see _exchange).
         h11.Request(method="POST", target=self.prefix + "/", headers=fixed)
-        self._headers = [(k.encode("ascii"), v.encode("latin-1")) for k, v in fixed]
+        # The request head but for its first line and Content-Length, written once.
+        self._head = b"".join(
+            b"%s: %s\r\n" % (k.encode("ascii"), v.encode("latin-1")) for k, v in fixed
+        )
         self._ssl = ssl_context if url.scheme == "https" else None
         self._expiry = keepalive_expiry
         self._idle: list[_Connection] = []
@@ -338,7 +421,7 @@ class H11Pool:
         try:
             result = await self._exchange(conn, raw_target, content, timeouts, limit, end)
             done = conn.reusable()
-        except (h11.ProtocolError, OSError) as exc:
+        except OSError as exc:
             raise _error(exc, self._lib) from None
         finally:
             if done and not self.closed:
@@ -357,61 +440,35 @@ class H11Pool:
         limit: int,
         end: float | None,
     ) -> tuple[int, BodyReader, str | None]:
-        h = conn.h11
-        headers = [*self._headers, (b"Content-Length", b"%d" % len(content))]
-        # ``_parsed``: the headers were checked when the pool was built and the target just now,
-        # so h11 skips its per-header regular expressions (a third of its cost per request).
-        request = h11.Request(
-            method=b"POST", target=raw_target, headers=headers, http_version=b"1.1", _parsed=True
-        )
-        data = h.send(request)
-        assert data is not None
+        # The head from checked parts: the target just now, the headers when the pool was built.
+        conn.begin(limit)
         transport = conn.transport
         assert transport is not None
-        transport.write(data + content)
-        h.send(h11.Data(data=content))
-        h.send(_EndOfMessage())
-        await conn.drain(timeouts.get("write"), self._lib.WriteTimeout, end)
+        transport.write(
+            b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s"
+            % (raw_target, self._head, len(content), content)
+        )
+        lib = self._lib
+        await conn.drain(timeouts.get("write"), lib.WriteTimeout, end)
         read = timeouts.get("read")
-        status = 0
-        reader: BodyReader | None = None
-        retry_after = None
         while True:
-            event = h.next_event()
-            if event is _NEED_DATA:
-                if conn.lost and h.their_state is not h11.DONE:
-                    lost = conn.lost
-                    if isinstance(lost, BaseException):
-                        raise self._lib.ReadError(str(lost) or type(lost).__name__)
-                    raise self._lib.RemoteProtocolError("the server closed the connection")
-                await conn.wait(read, self._lib.ReadTimeout, end)
-                continue
-            kind = type(event)
-            if kind is _Data:
-                if reader is None:
-                    raise self._lib.RemoteProtocolError("a body before the status line")
-                try:
-                    reader.feed(event.data)  # type: ignore[union-attr]
-                except BodyError as exc:
-                    raise BodyFailure(status, exc) from None
-            elif kind is _Response:
-                status = event.status_code  # type: ignore[union-attr]
-                encoding = None
-                for name, value in event.headers:  # type: ignore[union-attr]
-                    if name == b"content-encoding":
-                        encoding = value.decode("latin-1")
-                    elif name == b"retry-after":
-                        retry_after = value.decode("latin-1")
-                try:
-                    reader = BodyReader(encoding, limit)
-                except BodyError as exc:
-                    raise BodyFailure(status, exc) from None
-            elif kind is _EndOfMessage:
-                assert reader is not None
-                return status, reader, retry_after
-            elif kind is h11.ConnectionClosed:
-                raise self._lib.RemoteProtocolError("the server closed the connection")
-            # h11.InformationalResponse (1xx): skipped
+            if conn.failure is not None:
+                raise conn.failure
+            if conn.complete:
+                assert conn.reader is not None
+                return conn.status, conn.reader, conn.retry_after
+            if conn.broken is not None:
+                raise lib.RemoteProtocolError(conn.broken)
+            lost = conn.lost
+            if lost:
+                if lost is True and conn.reader is not None and not conn.framed:
+                    # A body without Content-Length or chunks ends with the stream: it has.
+                    conn.expecting = False
+                    return conn.status, conn.reader, conn.retry_after
+                if isinstance(lost, BaseException):
+                    raise lib.ReadError(str(lost) or type(lost).__name__)
+                raise lib.RemoteProtocolError("the server closed the connection")
+            await conn.wait(read, lib.ReadTimeout, end)
 
     async def aclose(self) -> None:
         """Close every connection; a request still in flight fails with ``ConnectError``."""

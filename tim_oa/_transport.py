@@ -181,7 +181,10 @@ class HttpTransport(TransportBase):
             return None
         if pick(lib.URL(self.base_url)) is not client._transport:
             return None  # a proxy (from the environment) takes base_url
-        from ._h11pool import H11Pool  # asyncio is loaded with it: not on ``import tim_oa``
+        try:  # asyncio is loaded with it: not on ``import tim_oa``
+            from ._h11pool import H11Pool
+        except ImportError:  # httptools (its parser) not installed: httpx's pool serves
+            return None
 
         context, expiry = settings
         return H11Pool(
