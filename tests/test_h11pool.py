@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -420,3 +421,28 @@ def test_without_httptools_httpx_pool_serves(monkeypatch: pytest.MonkeyPatch) ->
     made = make_transport("httpx", "http://127.0.0.1:9")
     assert isinstance(made, HttpTransport)
     assert made._lean is None
+
+
+async def test_a_connection_back_in_the_pool_at_its_answer_serves_the_next_request_at_once(
+    server: hs.Server,
+) -> None:
+    """A connection goes back to the pool when its answer is parsed, before the task that sent
+    the request runs again; the next request may take it in between. Many requests through few
+    connections: every one is answered (none waits out its read timeout), on those few."""
+    transport = make_transport("httpx", server.url, max_connections=4, timeout=2.0)
+    assert isinstance(transport, HttpTransport)
+    try:
+        started = time.monotonic()
+        answers: list[int] = []
+
+        async def one() -> None:
+            answers.append((await post(transport)).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(300):
+                tg.start_soon(one)
+        assert answers == [200] * 300
+        assert time.monotonic() - started < 1.5  # a request left without its waiter takes 2 s
+        assert lean(transport).connections <= 4
+    finally:
+        await transport.aclose()

@@ -49,6 +49,19 @@ _TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
 """A request target: visible ASCII only (no space, control character or byte over 0x7e)."""
 
 
+Answer = tuple[int, BodyReader, "str | None"]
+"""An exchange's answer: its status, its body read, its ``Retry-After``."""
+
+
+class _Exchange:
+    """One request on a connection: whether its answer put the connection back in the pool."""
+
+    __slots__ = ("released",)
+
+    def __init__(self) -> None:
+        self.released = False
+
+
 class _Connection(asyncio.Protocol):
     """One socket and its response parser (httptools); wakes the exchange waiting for bytes.
 
@@ -58,11 +71,13 @@ class _Connection(asyncio.Protocol):
     """
 
     __slots__ = (
+        "_idle",
         "_waiter",
         "_write_waiter",
         "broken",
         "complete",
         "encoding",
+        "exchange",
         "expecting",
         "failure",
         "framed",
@@ -77,10 +92,12 @@ class _Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, idle: list[_Connection] | None = None) -> None:
+        self._idle = idle  # the pool's idle connections, where a finished exchange puts this one
+        self.exchange = _Exchange()
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[Answer | None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
         self.lost: BaseException | bool = False  # True (clean end) or the error, once closed
         self.idle_since = 0.0
@@ -88,8 +105,9 @@ class _Connection(asyncio.Protocol):
         self.begin(0)
         self.expecting = False
 
-    def begin(self, limit: int) -> None:
-        """A request was written: read its answer, whose decoded body may be ``limit`` bytes."""
+    def begin(self, limit: int) -> _Exchange:
+        """A request is written: read its answer, whose decoded body may be ``limit`` bytes."""
+        self.exchange = _Exchange()
         self.limit = limit
         self.expecting = True
         self.status = 0  # of the final answer, once its headers are in (a 1xx is skipped)
@@ -100,6 +118,7 @@ class _Connection(asyncio.Protocol):
         self.failure: BodyFailure | None = None
         self.complete = False
         self.keep_alive = False
+        return self.exchange
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -198,13 +217,30 @@ class _Connection(asyncio.Protocol):
         self.complete = True
         self.expecting = False
         self.keep_alive = self.parser.should_keep_alive()
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self.failure is not None:
+            return  # the exchange reads the answer from the connection when it runs
+        answer = (self.status, self.reader, self.retry_after)
+        if self._idle is not None and self.reusable():
+            # Back to the pool now, not when the exchange's task next runs (a loop pass or more
+            # later on a busy loop, while other requests would open connections of their own).
+            self.exchange.released = True
+            self.idle_since = time.monotonic()
+            self._idle.append(self)
+        waiter.set_result(answer)  # type: ignore[arg-type]
 
     # --- used by the pool --------------------------------------------------------------------
 
-    async def wait(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
-        """Wait for bytes (or the end of the stream) at most ``seconds``, and not past ``end``."""
+    async def wait(
+        self, seconds: float | None, error: type[Exception], end: float | None
+    ) -> Answer | None:
+        """Wait for bytes (or the end of the stream) at most ``seconds``, and not past ``end``.
+
+        Returns the answer when it was completed while waiting (the connection may be back in
+        the pool and in another exchange by then), else ``None``.
+        """
         if self.lost:
-            return  # nothing more will come
+            return None  # nothing more will come
         loop = asyncio.get_running_loop()
         limit, raised = _bound(seconds, error, end, loop)
         waiter = self._waiter = loop.create_future()
@@ -212,11 +248,15 @@ class _Connection(asyncio.Protocol):
         try:
             await waiter
         finally:
-            self._waiter = None
+            if self._waiter is waiter:  # not yet the next exchange's (released at its answer)
+                self._waiter = None
             if timer is not None:
                 timer.cancel()
-        if waiter.result() is _EXPIRED:
+        result = waiter.result()
+        if result is _EXPIRED:
             raise raised("timed out")
+        answer: Answer | None = result
+        return answer
 
     async def drain(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
         """Wait until the socket takes more bytes, if it asked us to pause (bounds as ``wait``)."""
@@ -374,8 +414,9 @@ class H11Pool:
         limit, raised = _bound(seconds, self._lib.ConnectTimeout, end, loop)
         try:
             with anyio.fail_after(limit):
+                idle = self._idle
                 _, conn = await loop.create_connection(
-                    _Connection,
+                    lambda: _Connection(idle),
                     self.host,
                     self.port,
                     ssl=self._ssl,
@@ -417,14 +458,17 @@ class H11Pool:
         conn = self._checkout()
         if conn is None:
             conn = await self._connect(timeouts.get("connect"), end)
+        exchange = conn.begin(limit)
         done = False
         try:
-            result = await self._exchange(conn, raw_target, content, timeouts, limit, end)
-            done = conn.reusable()
+            result = await self._exchange(conn, raw_target, content, timeouts, end)
+            done = True
         except OSError as exc:
             raise _error(exc, self._lib) from None
         finally:
-            if done and not self.closed:
+            if exchange.released:
+                pass  # back in the pool when its answer came (and maybe in use again)
+            elif done and conn.reusable() and not self.closed:
                 conn.idle_since = time.monotonic()
                 self._idle.append(conn)
             else:
@@ -437,11 +481,9 @@ class H11Pool:
         raw_target: bytes,
         content: bytes,
         timeouts: Mapping[str, float | None],
-        limit: int,
         end: float | None,
-    ) -> tuple[int, BodyReader, str | None]:
+    ) -> Answer:
         # The head from checked parts: the target just now, the headers when the pool was built.
-        conn.begin(limit)
         transport = conn.transport
         assert transport is not None
         transport.write(
@@ -468,7 +510,9 @@ class H11Pool:
                 if isinstance(lost, BaseException):
                     raise lib.ReadError(str(lost) or type(lost).__name__)
                 raise lib.RemoteProtocolError("the server closed the connection")
-            await conn.wait(read, lib.ReadTimeout, end)
+            answer = await conn.wait(read, lib.ReadTimeout, end)
+            if answer is not None:
+                return answer
 
     async def aclose(self) -> None:
         """Close every connection; a request still in flight fails with ``ConnectError``."""
