@@ -31,6 +31,7 @@ import asyncio
 import importlib
 import re
 import ssl
+import sys
 import time
 from collections.abc import Mapping
 from types import FunctionType, ModuleType
@@ -412,16 +413,21 @@ class H11Pool:
     async def _connect(self, seconds: float | None, end: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         limit, raised = _bound(seconds, self._lib.ConnectTimeout, end, loop)
+        idle = self._idle
+        opening = loop.create_connection(
+            lambda: _Connection(idle),
+            self.host,
+            self.port,
+            ssl=self._ssl,
+            server_hostname=self.host if self._ssl is not None else None,
+        )
         try:
-            with anyio.fail_after(limit):
-                idle = self._idle
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(idle),
-                    self.host,
-                    self.port,
-                    ssl=self._ssl,
-                    server_hostname=self.host if self._ssl is not None else None,
-                )
+            if sys.version_info >= (3, 11):  # asyncio's own deadline: half anyio's CPU
+                async with asyncio.timeout(limit):
+                    _, conn = await opening
+            else:  # pragma: no cover (Python 3.10)
+                with anyio.fail_after(limit):
+                    _, conn = await opening
         except TimeoutError:
             raise raised("timed out connecting") from None
         except (OSError, ssl.SSLError, ValueError) as exc:

@@ -65,6 +65,8 @@ class Pacer:
         "_ahead",
         "_cap",
         "_clock",
+        "_event_loop",
+        "_event_type",
         "_interval",
         "_lag",
         "_lag_at",
@@ -106,6 +108,8 @@ class Pacer:
         self._next = -math.inf  # earliest time of the next grant by spacing
         self._waiters: deque[_Waiter] = deque()
         self._loop: object = None
+        self._event_loop: object = None
+        self._event_type: type[anyio.Event] = anyio.Event
         self._clock = clock
 
     def _due(self) -> float:
@@ -137,6 +141,14 @@ class Pacer:
             return
         await self._queue()
 
+    def _event(self, key: object) -> anyio.Event:
+        """A new event of the running loop's library (its class looked up once per loop)."""
+        if self._event_loop is not key:
+            self._event_type = type(anyio.Event())
+            self._event_loop = key
+        event: anyio.Event = self._event_type()
+        return event
+
     def _may_join(self, now: float) -> bool:
         """True when the next slot may be granted now, with a grant just made at ``now``."""
         if self._next > now + self._ahead:
@@ -151,7 +163,7 @@ class Pacer:
             waiters = self._waiters = deque()  # the old loop's waiters can never wake
         if not waiters:
             self._loop = key
-        waiter = _Waiter(anyio.Event() if waiters else None)
+        waiter = _Waiter(self._event(key) if waiters else None)
         waiters.append(waiter)
         clock = self._clock
         try:
