@@ -319,8 +319,9 @@ class BaseSession:
         safe_to_repeat = is_safe_to_repeat(spec, body)
         command = spec.name
         path = spec.path
-        call = NO_CALL if self._hub is None else self._hub.call(command, path)  # tim_oa._observe
         transport = shared.transport
+        hub = self._hub  # tim_oa._observe
+        call = NO_CALL if hub is None else hub.call(command, path, transport.unseen())
         source = self._source
         limiter = self._limiter
         slots = self._slots

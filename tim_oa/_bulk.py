@@ -130,12 +130,13 @@ def _plain_user_ids(items: list[Any] | tuple[Any, ...]) -> list[str] | None:
     """The distinct ids in first-seen order if all are plain ASCII str of 1 to 32 characters.
 
     That is 1 to 32 UTF-8 bytes, what :func:`check_user_id` asks; ``None`` otherwise. The whole
-    test runs in C (``dict.fromkeys``, ``map``), a fraction of calling :func:`check_user_id` per
+    test runs in C (``set``, ``map``), a fraction of calling :func:`check_user_id` per
     id, which made 100,000 ids cost 0.15-0.3 s before the first request. Anything else (a
     non-str, a non-ASCII or empty or long id) goes to the per-id check, which names each bad one.
     """
     try:
-        order = list(dict.fromkeys(items))
+        distinct = len(set(items)) == len(items)  # a set: half the cost of an ordered dict
+        order = list(items) if distinct else list(dict.fromkeys(items))
     except TypeError:  # an unhashable item: not an id
         return None
     if not order:

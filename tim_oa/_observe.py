@@ -99,10 +99,14 @@ class Hub:
         """Whether any event of this hub would reach someone now."""
         return bool(self.observers) or (self.otel is not None and self.otel.enabled())
 
-    def call(self, command: str, path: str) -> Call | _QuietCall:
-        """The tracker of one call of this hub's session."""
+    def call(self, command: str, path: str, unseen: bool = False) -> Call | _QuietCall | _NoCall:
+        """The tracker of one call of this hub's session.
+
+        ``unseen``: no generic HTTP instrumentation can see the call's requests (they go over
+        the session's own connections), so there is nothing to suppress either.
+        """
         if not self.active():  # OpenTelemetry without a provider: only the suppression
-            return _QuietCall(self.otel)
+            return NO_CALL if unseen else _QuietCall(self.otel)
         assert self.clock is not None
         return Call(self, command, path, self.target, self.clock, True)
 

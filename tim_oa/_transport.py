@@ -245,6 +245,15 @@ class HttpTransport(TransportBase):
         phases = timeout.as_dict()
         return self._lib.Timeout(**phases), {"timeout": phases}
 
+    def unseen(self) -> bool:
+        """True while requests go over our own connections.
+
+        OpenTelemetry's (or any) httpx instrumentation patches httpx, and requests then go
+        through httpx, where it sees them (and the session suppresses it).
+        """
+        lean = self._lean
+        return lean is not None and lean.serves(self._loop)
+
     async def _exchange_within(
         self, path: str, query: str, content: bytes, native: Any, seconds: float
     ) -> RawResponse | None:

@@ -337,6 +337,10 @@ class TransportBase:
         """POST ``content`` and read the answer; raise the library's exceptions or BodyFailure."""
         raise NotImplementedError
 
+    def unseen(self) -> bool:
+        """Whether no generic HTTP instrumentation could see the next request (see httpx's)."""
+        return False
+
     async def _exchange_within(
         self, path: str, query: str, content: bytes, native: Any, seconds: float
     ) -> RawResponse | None:

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 import tim_oa
-from tim_oa import _otel, webhooks
+from tim_oa import _observe, _otel, webhooks
 
 from ..conftest import fail, ok
 from ..webhooks.samples import NOW, SDKAPPID, TOKEN, request_for
@@ -248,3 +248,36 @@ def test_no_provider_means_no_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_otel, "_instance", otel)
     oa = tim_oa.Session(1400000000, "admin", "sig", base_url="https://api.test")
     assert oa._hub is not None and not oa._hub.active()
+
+
+async def test_over_a_real_socket_instrumented_httpx_still_sees_no_usersig() -> None:
+    """No respx here: the instrumentation's own patch of httpx sends the session's requests
+    through httpx (not our own connections), where the suppression keeps the UserSig out; once it
+    is removed, our own connections serve and nothing needs suppressing."""
+    from .. import http_scenarios as hs
+
+    t = Telemetry()
+    server = hs.Server()
+    instrumentor = HTTPXClientInstrumentor()
+    instrumentor.instrument(tracer_provider=t.tracer_provider)
+    try:
+        async with tim_oa.Session(
+            sdkappid=SDKAPPID,
+            identifier="administrator",
+            usersig=SECRET_SIG,
+            base_url=server.url,
+            rate_limit=None,
+        ) as oa:
+            transport = oa._shared.transport
+            await oa.call("get_official_account_info", {})
+            assert not transport.unseen()  # httpx is patched: it carries the request
+            instrumentor.uninstrument()
+            await oa.call("get_official_account_info", {})
+            assert transport.unseen()  # our own connections: no generic instrumentation there
+            assert oa._hub is None or oa._hub.call("x", "/x", True) is _observe.NO_CALL
+    finally:
+        instrumentor.uninstrument()
+        server.close()
+    assert len(server.requests) == 2
+    assert SECRET_SIG not in str([v for s in t.spans() for v in every_value(s)])
+    assert [s.name for s in t.spans() if s.instrumentation_scope.name != "tim_oa"] == []  # type: ignore[union-attr]
