@@ -446,3 +446,35 @@ async def test_a_connection_back_in_the_pool_at_its_answer_serves_the_next_reque
         assert lean(transport).connections <= 4
     finally:
         await transport.aclose()
+
+
+async def test_a_host_name_is_resolved_once_for_many_connections(server: hs.Server) -> None:
+    """New connections to a name reuse what DNS said (for 10 s), not a lookup in a thread each;
+    an address needs no lookup at all."""
+    port = server.url.rsplit(":", 1)[1]
+    transport = make_transport("httpx", f"http://localhost:{port}", max_connections=8)
+    assert isinstance(transport, HttpTransport)
+    loop = asyncio.get_running_loop()
+    lookups: list[str] = []
+    real = loop.getaddrinfo
+
+    async def counted(host: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return await real(host, *args, **kwargs)
+
+    loop.getaddrinfo = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(2):
+            async with anyio.create_task_group() as tg:
+                for _ in range(6):
+                    tg.start_soon(post, transport)
+        assert lean(transport).connections >= 2
+        assert lookups == ["localhost"]
+        direct = make_transport("httpx", server.url)
+        assert isinstance(direct, HttpTransport)
+        await post(direct)
+        await direct.aclose()
+        assert lookups == ["localhost"]  # 127.0.0.1: nothing to resolve
+    finally:
+        del loop.getaddrinfo
+        await transport.aclose()

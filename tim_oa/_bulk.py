@@ -141,12 +141,14 @@ def _plain_user_ids(items: list[Any] | tuple[Any, ...]) -> list[str] | None:
         return None
     if not order:
         return order
-    if set(map(type, order)) != {str}:
+    try:
+        joined = "".join(order)  # TypeError for any item that is not a str
+    except TypeError:
+        return None
+    if not joined.isascii():
         return None
     lengths = set(map(len, order))
     if min(lengths) < 1 or max(lengths) > L.USER_ID_MAX_BYTES:
-        return None
-    if not "".join(order).isascii():
         return None
     return order
 

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ipaddress
 import re
+import socket
 import ssl
 import sys
 import time
 from collections.abc import Mapping
 from types import FunctionType, ModuleType
+from typing import Any
 
 import anyio
 import h11
@@ -46,6 +49,10 @@ from ._transport_body import BodyError, BodyReader
 
 __all__ = ["AttemptTimeout", "H11Pool"]
 
+_Address = tuple[int, int, int, Any]
+"""``(family, type, proto, sockaddr)``, as ``getaddrinfo`` gives them."""
+_DNS_TTL = 10.0
+"""Seconds a resolved name is used for new connections (aiohttp's default too)."""
 _TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
 """A request target: visible ASCII only (no space, control character or byte over 0x7e)."""
 
@@ -307,6 +314,12 @@ def _bound(
     return max(0.0, remaining), AttemptTimeout
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Mark a shared lookup's error seen (each waiter raises it; all may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _expire(waiter: asyncio.Future[object]) -> None:
     if not waiter.done():
         waiter.set_result(_EXPIRED)
@@ -360,6 +373,18 @@ class H11Pool:
             b"%s: %s\r\n" % (k.encode("ascii"), v.encode("latin-1")) for k, v in fixed
         )
         self._ssl = ssl_context if url.scheme == "https" else None
+        self._literal: list[_Address] | None = None  # an IP address: nothing to resolve
+        try:
+            ip = ipaddress.ip_address(self.host)
+        except ValueError:
+            pass
+        else:
+            family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+            self._literal = [
+                (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (self.host, self.port))
+            ]
+        self._resolved: tuple[float, list[_Address]] | None = None
+        self._lookup: asyncio.Task[list[_Address]] | None = None
         self._expiry = keepalive_expiry
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
@@ -410,24 +435,75 @@ class H11Pool:
         conn.close()
         self._open.discard(conn)
 
+    async def _addresses(self, loop: asyncio.AbstractEventLoop) -> list[_Address]:
+        """Where ``host`` is: the address itself, or what DNS said at most 10 s ago."""
+        if self._literal is not None:
+            return self._literal
+        cached = self._resolved
+        if cached is not None and time.monotonic() - cached[0] < _DNS_TTL:
+            return cached[1]
+        lookup = self._lookup  # one lookup for every connection opening meanwhile
+        if lookup is None or lookup.get_loop() is not loop:
+            lookup = self._lookup = loop.create_task(self._resolve(loop))
+            lookup.add_done_callback(_retrieved)
+        return await asyncio.shield(lookup)
+
+    async def _resolve(self, loop: asyncio.AbstractEventLoop) -> list[_Address]:
+        try:
+            infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            found: list[_Address] = [(f, k, p, address) for f, k, p, _, address in infos]
+            if not found:
+                raise OSError(f"{self.host} has no address")
+            self._resolved = (time.monotonic(), found)
+            return found
+        finally:
+            self._lookup = None
+
+    async def _open_connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        """A connected socket of our own, handed to asyncio for the transport (and TLS).
+
+        ``loop.create_connection(host, port)`` would resolve the name in a thread on every new
+        connection and run its own connect; at 2,000 calls a second a job opens a hundred or
+        more connections, and the name is resolved once per 10 s here instead.
+        """
+        error: OSError | None = None
+        idle = self._idle
+        for family, kind, proto, address in await self._addresses(loop):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                error = exc
+                continue
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(idle),
+                    sock=sock,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl is not None else None,
+                )
+            except BaseException:
+                sock.close()
+                raise
+            return conn
+        assert error is not None
+        raise error
+
     async def _connect(self, seconds: float | None, end: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         limit, raised = _bound(seconds, self._lib.ConnectTimeout, end, loop)
-        idle = self._idle
-        opening = loop.create_connection(
-            lambda: _Connection(idle),
-            self.host,
-            self.port,
-            ssl=self._ssl,
-            server_hostname=self.host if self._ssl is not None else None,
-        )
+        opening = self._open_connection(loop)
         try:
             if sys.version_info >= (3, 11):  # asyncio's own deadline: half anyio's CPU
                 async with asyncio.timeout(limit):
-                    _, conn = await opening
+                    conn = await opening
             else:  # pragma: no cover (Python 3.10)
                 with anyio.fail_after(limit):
-                    _, conn = await opening
+                    conn = await opening
         except TimeoutError:
             raise raised("timed out connecting") from None
         except (OSError, ssl.SSLError, ValueError) as exc:
