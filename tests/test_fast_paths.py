@@ -112,15 +112,15 @@ def run(ids: list[str], answer: dict[str, int], codes: Any, shortcut: bool) -> A
     async def send(chunk: Any) -> dict[str, int]:
         return {k: answer[k] for k in chunk if k in answer}
 
-    saved = _batch._record_plain
+    saved = _batch.record_plain
     if not shortcut:
-        _batch._record_plain = lambda *args: False
+        _batch.record_plain = lambda *args: False
     try:
         result = anyio.run(
             lambda: run_batch(ids, chunk_size=3, concurrency=2, send_chunk=send, code_status=codes)
         )
     finally:
-        _batch._record_plain = saved
+        _batch.record_plain = saved
     return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
 
 
@@ -164,9 +164,9 @@ def recorded_from_items(ids: list[str], items: list[Any], shortcuts: bool) -> An
         mine = [i for i in items if i["Subscriber_Account"] in chunk]
         return _subscribers.parse_results({"SubscriberList": mine}, asked=chunk)
 
-    saved = _batch._record_plain, _subscribers._in_order
+    saved = _batch.record_plain, _subscribers._in_order
     if not shortcuts:
-        _batch._record_plain = lambda *args: False
+        _batch.record_plain = lambda *args: False
         _subscribers._in_order = lambda items, asked: None
     try:
         result = anyio.run(
@@ -175,7 +175,7 @@ def recorded_from_items(ids: list[str], items: list[Any], shortcuts: bool) -> An
             )
         )
     finally:
-        _batch._record_plain, _subscribers._in_order = saved
+        _batch.record_plain, _subscribers._in_order = saved
     return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
 
 

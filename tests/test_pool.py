@@ -137,7 +137,7 @@ def test_the_sessions_own_client_is_sharded_and_a_given_transport_is_not() -> No
 async def test_a_session_over_loopback_spreads_many_requests_over_small_pools(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # On asyncio the session's own requests take our h11 connections (test_h11pool.py); httpx's
+    # On asyncio the session's own requests take our own connections (test_lean_pool.py); httpx's
     # pool, in shards, serves them under trio or when httpx is patched. Turn the first off here.
     monkeypatch.setattr(HttpTransport, "_lean_pool", lambda self, client: None)
     emulator = Emulator(1400000000, "k", rate_limit=None, send_per_second=None)

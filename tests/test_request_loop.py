@@ -26,6 +26,13 @@ MODIFY = SVC + "modify_official_account_base_info"
 SECRET_SIG = "eJyrVgrxCdYrSy1SslIyUqoFAD-SECRET-USERSIG-0123456789"
 
 
+class FakeTransport:
+    """What the request loop asks of a transport besides ``post`` (see ``TransportBase``)."""
+
+    def unseen(self) -> bool:
+        return False
+
+
 class RecordingClock:
     """A fake clock for sequential calls: sleeping advances it and is recorded."""
 
@@ -295,7 +302,7 @@ async def test_no_usersig_in_tracebacks_with_locals(
 
 
 async def test_no_usersig_in_tracebacks_from_a_failing_transport() -> None:
-    class Exploding:
+    class Exploding(FakeTransport):
         async def post(self, command: str, path: str, query: str, content: bytes, **kw: Any) -> Any:
             raise RuntimeError("boom")  # an unexpected failure deep in a transport
 
@@ -318,7 +325,7 @@ async def test_no_usersig_in_tracebacks_from_a_failing_transport() -> None:
 async def test_other_errors_of_ours_are_final_and_leave_without_transport_frames() -> None:
     calls = 0
 
-    class OtherLoop:
+    class OtherLoop(FakeTransport):
         async def post(self, command: str, path: str, query: str, *a: Any, **kw: Any) -> Any:
             nonlocal calls
             calls += 1
@@ -487,7 +494,7 @@ async def test_a_pool_closed_under_an_attempt_raises_session_closed() -> None:
     """The race: the session is closed while an attempt is inside the transport."""
     oa = session()
 
-    class ClosedUnderneath:
+    class ClosedUnderneath(FakeTransport):
         async def post(self, *args: Any, **kw: Any) -> Any:
             oa._shared.closed = True
             raise RuntimeError("Cannot send a request, as the client has been closed.")

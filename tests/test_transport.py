@@ -43,7 +43,7 @@ HAVE_HTTPX2 = sys.version_info >= (3, 11) and importlib.util.find_spec("httpx2")
 _NO_HTTPX2 = pytest.mark.skipif(not HAVE_HTTPX2, reason="httpx2 not installed (Python 3.11+)")
 
 QUERY = "sdkappid=1&identifier=administrator&usersig=SIG&random=7&contenttype=json"
-# "httpx": the session's own client on asyncio, through our h11 connections (``_h11pool``).
+# "httpx": the session's own client on asyncio, through our own connections (``_lean_pool``).
 # "httpx-pool": the same through httpx's pool (what trio, a proxy or a patched httpx gets).
 # "httpx-send": both fast paths off (requests through client.send()), which is what a caller's
 # client, or an httpx without the private hook, gets. Same for httpx2.

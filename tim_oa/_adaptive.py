@@ -64,9 +64,13 @@ def adaptive_ceiling(rate: float | None) -> int:
     return max(ADAPTIVE_MIN, min(open_file_budget(), math.ceil(wanted)))
 
 
-def adaptive_limit(rate: float | None, rtt: float) -> int:
-    """The bound for ``rate`` calls/s at round trip ``rtt`` seconds (infinite: not yet timed)."""
-    ceiling = adaptive_ceiling(rate)
+def adaptive_limit(rate: float | None, rtt: float, ceiling: int | None = None) -> int:
+    """The bound for ``rate`` calls/s at round trip ``rtt`` seconds (infinite: not yet timed).
+
+    ``ceiling``: ``adaptive_ceiling(rate)``, if the caller has it already.
+    """
+    if ceiling is None:
+        ceiling = adaptive_ceiling(rate)
     if rate is None or rtt >= ADAPTIVE_MAX_RTT:
         return ceiling
     return min(ceiling, max(ADAPTIVE_MIN, math.ceil(rate * rtt * ADAPTIVE_HEADROOM)))

@@ -1,4 +1,4 @@
-"""A bulk chunk's answer that names the chunk's ids in the order they were sent.
+"""A bulk chunk's answer that names the chunk's ids in the order they were sent, and its record.
 
 Tencent answers a bulk chunk with one item per id. When the items name exactly the chunk's ids,
 in order, the answer is kept as the chunk and a list of codes: the parser checks it with a few
@@ -9,6 +9,7 @@ code) is built only if something asks for it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 
 class InOrder(Mapping[str, int]):
@@ -38,3 +39,28 @@ class InOrder(Mapping[str, int]):
 
     def __repr__(self) -> str:
         return f"InOrder({self._dict()!r})"
+
+
+def record_plain(
+    chunk: Sequence[str],
+    base: int,
+    answer: Mapping[str, int],
+    plain_codes: Mapping[int, int],
+    states: bytearray,
+    counts: list[int],
+) -> bool:
+    """Record a chunk whose ids were all answered with default codes, in C; else ``False``."""
+    if type(answer) is InOrder and answer.ids is chunk:
+        codes: list[Any] = answer.codes  # the chunk's codes in its order: nothing to look up
+    else:
+        codes = list(map(answer.get, chunk))
+    try:
+        found = bytes(map(plain_codes.get, codes))  # type: ignore[arg-type]
+    except TypeError:  # None: an id missing, or a code for the sparse table: the caller's loop
+        return False
+    if not found:
+        return False
+    states[base : base + len(found)] = found
+    for state in set(found):
+        counts[state] += found.count(state)
+    return True

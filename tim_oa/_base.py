@@ -122,6 +122,7 @@ class BaseSession:
         custom = self._custom_limiter
         rate = self.rate_limit if custom is None else getattr(custom, "rate", None)
         self._sizing_rate: float | None = rate if isinstance(rate, (int, float)) else None
+        self._ceiling = adaptive_ceiling(self._sizing_rate)  # read on every answer
         if shared is not None:
             self._bind(shared)
 
@@ -183,7 +184,7 @@ class BaseSession:
     @property
     def max_concurrency(self) -> int:
         """Most requests in flight: the fixed bound, or the adaptive ceiling."""
-        return self._concurrency or adaptive_ceiling(self._sizing_rate)
+        return self._concurrency or self._ceiling
 
     @property
     def in_flight_limit(self) -> int:
@@ -259,7 +260,7 @@ class BaseSession:
     def _observe_round_trip(self, seconds: float) -> None:
         shared = self._shared
         shared.rtt = next_rtt(shared.rtt, seconds)
-        limit = adaptive_limit(self._sizing_rate, shared.rtt)
+        limit = adaptive_limit(self._sizing_rate, shared.rtt, self._ceiling)
         if limit != self._slots.limit:
             self._slots.limit = limit
 

@@ -26,11 +26,11 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import attrs
 
-from ._answers import InOrder
+from ._answers import record_plain
 from ._errors import (
     AccountNotFoundError,
     AuthError,
@@ -389,7 +389,7 @@ async def run_batch(
                 result._chunk_errors[number] = error
                 states[base : base + size] = bytes((_FAILED,)) * size
                 counts[_FAILED] += size
-            elif not _record_plain(chunk, base, answer, plain_codes, states, counts):
+            elif not record_plain(chunk, base, answer, plain_codes, states, counts):
                 missing: list[int] = []
                 for position, key in enumerate(chunk, base):
                     code = answer.get(key)
@@ -456,7 +456,7 @@ def _code_tables(
 
     Each code's state; each state's default code (its only code, if it has one); and the codes
     that are their state's default, with their states: a chunk answered with these only is
-    recorded without looking at its ids one by one (``_record_plain``).
+    recorded without looking at its ids one by one (``record_plain``).
     """
     code_state = {code: _STATE[status] for code, status in code_status}
     defaults: list[int | None] = [None, None, None, None]
@@ -465,31 +465,6 @@ def _code_tables(
         defaults[state] = codes[0] if len(codes) == 1 else None
     plain_codes = {code: s for code, s in code_state.items() if defaults[s] == code}
     return code_state, tuple(defaults), plain_codes
-
-
-def _record_plain(
-    chunk: Sequence[str],
-    base: int,
-    answer: Mapping[str, int],
-    plain_codes: Mapping[int, int],
-    states: bytearray,
-    counts: list[int],
-) -> bool:
-    """Record a chunk whose ids were all answered with default codes, in C; else ``False``."""
-    if type(answer) is InOrder and answer.ids is chunk:
-        codes: list[Any] = answer.codes  # the chunk's codes in its order: nothing to look up
-    else:
-        codes = list(map(answer.get, chunk))
-    try:
-        found = bytes(map(plain_codes.get, codes))  # type: ignore[arg-type]
-    except TypeError:  # None: an id missing, or a code for the sparse table: the caller's loop
-        return False
-    if not found:
-        return False
-    states[base : base + len(found)] = found
-    for state in set(found):
-        counts[state] += found.count(state)
-    return True
 
 
 ADD_REMOVE_CODES: Final = {1: Status.SUCCEEDED, 2: Status.UNCHANGED, 0: Status.FAILED}

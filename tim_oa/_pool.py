@@ -13,8 +13,8 @@ per call: 1 or 2 connections per shard ~2.1-2.3 ms, 4 ~2.4-2.5, 8 ~2.4-2.6, one 
 this loaded 2-core machine).
 
 On asyncio the session's own requests to ``base_url`` skip httpx's pool altogether
-(``_h11pool.py``, a quarter of its CPU per request); the shards serve the rest of the own client's
-traffic: under trio, through a proxy, or while a mock or an instrumentation patches httpx.
+(``_lean_pool.py``, a fraction of its CPU per request); the shards serve the rest of the own
+client's traffic: under trio, through a proxy, or while a mock or an instrumentation patches httpx.
 
 A shard takes requests while fewer than ``SHARD_SIZE`` of its requests are unanswered (a request
 counts until its response is closed, when its connection goes back to the pool). The shard last

@@ -78,14 +78,16 @@ def parse_results(
     missing results (failed by the batch engine); so is an answer with no list at all. Given
     ``asked`` (the chunk's ids), entries for other ids are left out.
     """
+    listed = data.get("SubscriberList")
+    if type(listed) is list:  # the usual answer: no need to load the converter's checks
+        fast = _plain_results(listed, asked)
+        if fast is not None:
+            return fast
     from ._converter import answer_list, malformed, shown
 
     if "SubscriberList" not in data:
         raise malformed(command, "SubscriberList is missing", effect=True)
     items = answer_list(data, "SubscriberList", command, effect=True)
-    fast = _plain_results(items, asked)
-    if fast is not None:
-        return fast
     wanted = None if asked is None else set(asked)
     results: dict[str, int] = {}
     for position, item in enumerate(items):

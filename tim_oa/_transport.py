@@ -33,7 +33,7 @@ from ._wire import RawResponse
 if TYPE_CHECKING:
     import httpx2
 
-    from ._h11pool import H11Pool
+    from ._lean_pool import LeanPool
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -131,7 +131,7 @@ class HttpTransport(TransportBase):
             user_agent=user_agent,
         )
         self._transport = transport
-        self._lean: H11Pool | None = None
+        self._lean: LeanPool | None = None
         headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if client is None:
             self._user_agent = user_agent or default_user_agent(lib.__name__, lib.__version__)
@@ -168,8 +168,8 @@ class HttpTransport(TransportBase):
         # Small pools in shards: httpcore's cost per request grows with its pool (_pool.py).
         return client if self._transport is not None else shard_pool(client, self._max_connections)
 
-    def _lean_pool(self, client: Any) -> H11Pool | None:
-        """Our own h11 connections for the direct route to ``base_url`` (``_h11pool.py``).
+    def _lean_pool(self, client: Any) -> LeanPool | None:
+        """Our own connections for the direct route to ``base_url`` (``_lean_pool.py``).
 
         ``None`` (httpx's pool serves every request) when a proxy applies to ``base_url`` or the
         client is not built the way this code knows (its pool's TLS settings are reused).
@@ -182,12 +182,12 @@ class HttpTransport(TransportBase):
         if pick(lib.URL(self.base_url)) is not client._transport:
             return None  # a proxy (from the environment) takes base_url
         try:  # asyncio is loaded with it: not on ``import tim_oa``
-            from ._h11pool import H11Pool
+            from ._lean_pool import LeanPool
         except ImportError:  # httptools (its parser) not installed: httpx's pool serves
             return None
 
         context, expiry = settings
-        return H11Pool(
+        return LeanPool(
             self.base_url,
             ssl_context=context,
             keepalive_expiry=expiry,
@@ -260,7 +260,7 @@ class HttpTransport(TransportBase):
         lean = self._lean
         if lean is None or not lean.serves(self._loop):
             return await super()._exchange_within(path, query, content, native, seconds)
-        from ._h11pool import AttemptTimeout
+        from ._lean_pool import AttemptTimeout
 
         try:
             return await self._post_lean(lean, path, query, content, native, seconds)
@@ -269,7 +269,7 @@ class HttpTransport(TransportBase):
 
     async def _post_lean(
         self,
-        lean: H11Pool,
+        lean: LeanPool,
         path: str,
         query: str,
         content: bytes,

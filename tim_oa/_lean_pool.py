@@ -1,28 +1,29 @@
-"""The session's own HTTP/1.1 connections on asyncio: h11 over ``asyncio.Protocol``, one origin.
+"""The session's own HTTP/1.1 connections on asyncio, to one origin: the pool.
 
 httpx hands a request to httpcore, which runs every socket operation through anyio (a cancel
-scope and a task lookup per read and write) and walks its pool's connections, polling each idle
-socket, on every request and every response. At the paid rate tiers that was most of a call's
-CPU: a 100-id add cost ~1.7 ms in httpcore against ~0.4 ms for the same exchange here (measured
-side by side, ``bench/README.md``). This module keeps what a session's own client needs and
-nothing else: one origin, keep-alive, ``Content-Length`` bodies out, any framing in (h11 parses
-it), TLS from httpx's own ``SSLContext``, and httpx's exception classes, so the transport's error
-map reads them as it reads httpx's.
+scope and a task lookup per read and write), walks its pool's connections on every request and
+response, and drives h11's state machine both ways. At the paid rate tiers that was most of a
+call's CPU. This pool keeps what a session's own client needs and nothing else: one origin,
+keep-alive, ``Content-Length`` bodies out (the request head written from parts checked once: the
+headers with h11's rules when the pool is built, the target on each request), any framing in
+(httptools parses it, :mod:`tim_oa._lean_connection`), TLS from httpx's own ``SSLContext``, a
+host name resolved once per 10 s, and httpx's exception classes, so the transport's error map
+reads them as it reads httpx's.
 
 It is used only for the session's own client, on asyncio, for the direct route to ``base_url``
-(no proxy), and only while nobody has replaced httpx's or httpcore's request methods
-(:meth:`H11Pool.untouched`): respx, pytest-httpx, VCR.py and tracing instrumentations patch those
-to see or answer requests, and a test that mocks httpx must keep seeing ours.
-:class:`~tim_oa._transport.HttpTransport` keeps httpx for everything else (a caller's client,
-``transport=``, a proxy, trio, a patched httpx). The transport's gate bounds the requests in
-flight to ``max_connections``, so :class:`H11Pool` never queues: a request takes an idle
-connection or opens one.
+(no proxy), where httptools can be imported, and only while nobody has replaced httpx's or
+httpcore's request methods (:meth:`LeanPool.untouched`): respx, pytest-httpx, VCR.py and tracing
+instrumentations patch those to see or answer requests, and a test that mocks httpx must keep
+seeing ours. :class:`~tim_oa._transport.HttpTransport` keeps httpx for everything else (a
+caller's client, ``transport=``, a proxy, trio, a patched httpx). The transport's gate bounds the
+requests in flight to ``max_connections``, so :class:`LeanPool` never queues: a request takes an
+idle connection or opens one.
 
 A connection goes back to the pool only after a complete exchange that both sides may continue
-(h11 says so: no ``Connection: close``, the body read to its end). Anything else (an error, a
-timeout, a cancellation, a body over the cap) closes it, since its state is unknown. An idle
-connection the server closed is noticed by the event loop (``connection_lost``) and never reused;
-one idle longer than ``keepalive_expiry`` is closed when the pool next looks.
+(keep-alive, the body read to its end). Anything else (an error, a timeout, a cancellation, a
+body over the cap) closes it, since its state is unknown. An idle connection the server closed is
+noticed by the event loop (``connection_lost``) and never reused; one idle longer than
+``keepalive_expiry`` is closed when the pool next looks.
 """
 
 from __future__ import annotations
@@ -41,13 +42,12 @@ from typing import Any
 
 import anyio
 import h11
-import httptools
 import httpx
 
-from ._transport_base import BodyFailure
-from ._transport_body import BodyError, BodyReader
+from ._lean_connection import Answer, AttemptTimeout, Connection, bound
+from ._transport_body import BodyReader
 
-__all__ = ["AttemptTimeout", "H11Pool"]
+__all__ = ["AttemptTimeout", "LeanPool"]
 
 _Address = tuple[int, int, int, Any]
 """``(family, type, proto, sockaddr)``, as ``getaddrinfo`` gives them."""
@@ -57,272 +57,10 @@ _TARGET = re.compile(rb"[\x21-\x7e]+").fullmatch
 """A request target: visible ASCII only (no space, control character or byte over 0x7e)."""
 
 
-Answer = tuple[int, BodyReader, "str | None"]
-"""An exchange's answer: its status, its body read, its ``Retry-After``."""
-
-
-class _Exchange:
-    """One request on a connection: whether its answer put the connection back in the pool."""
-
-    __slots__ = ("released",)
-
-    def __init__(self) -> None:
-        self.released = False
-
-
-class _Connection(asyncio.Protocol):
-    """One socket and its response parser (httptools); wakes the exchange waiting for bytes.
-
-    The parser's callbacks fill in the exchange's answer: its status, the two headers the
-    transport reads, and its body, fed to the exchange's :class:`BodyReader` as it comes. An
-    answer nobody asked for, or a parse error, breaks the connection (``broken``).
-    """
-
-    __slots__ = (
-        "_idle",
-        "_waiter",
-        "_write_waiter",
-        "broken",
-        "complete",
-        "encoding",
-        "exchange",
-        "expecting",
-        "failure",
-        "framed",
-        "idle_since",
-        "keep_alive",
-        "limit",
-        "lost",
-        "parser",
-        "reader",
-        "retry_after",
-        "status",
-        "transport",
-    )
-
-    def __init__(self, idle: list[_Connection] | None = None) -> None:
-        self._idle = idle  # the pool's idle connections, where a finished exchange puts this one
-        self.exchange = _Exchange()
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self._waiter: asyncio.Future[Answer | None] | None = None
-        self._write_waiter: asyncio.Future[None] | None = None
-        self.lost: BaseException | bool = False  # True (clean end) or the error, once closed
-        self.idle_since = 0.0
-        self.broken: str | None = None  # why the bytes from the server cannot be trusted
-        self.begin(0)
-        self.expecting = False
-
-    def begin(self, limit: int) -> _Exchange:
-        """A request is written: read its answer, whose decoded body may be ``limit`` bytes."""
-        self.exchange = _Exchange()
-        self.limit = limit
-        self.expecting = True
-        self.status = 0  # of the final answer, once its headers are in (a 1xx is skipped)
-        self.encoding: str | None = None
-        self.retry_after: str | None = None
-        self.framed = False  # Content-Length or chunked: the body does not end with the stream
-        self.reader: BodyReader | None = None
-        self.failure: BodyFailure | None = None
-        self.complete = False
-        self.keep_alive = False
-        return self.exchange
-
-    # --- asyncio.Protocol --------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if self.broken is None:
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                self._break("the server switched protocols")
-            except httptools.HttpParserError as exc:
-                self._break(f"malformed answer: {exc}")
-        self._wake()
-
-    def eof_received(self) -> bool:
-        # Marked lost at once, not when connection_lost comes a loop pass later: a request taking
-        # this connection in between would be written to a server that has stopped reading.
-        self.lost = True
-        self._wake()
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc if exc is not None else True
-        self._wake()
-        waiter = self._write_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def pause_writing(self) -> None:
-        self._write_waiter = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        waiter, self._write_waiter = self._write_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _break(self, why: str) -> None:
-        if self.broken is None:
-            self.broken = why
-        self.lost = self.lost or True
-        if self.transport is not None:
-            self.transport.abort()
-
-    # --- the parser's callbacks (httptools) --------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if not self.expecting:
-            self._break("an answer to no request")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.expecting:
-            return  # an answer to no request: the connection is broken already
-        name = name.lower()
-        if name == b"content-encoding":
-            self.encoding = value.decode("latin-1")
-        elif name == b"retry-after":
-            self.retry_after = value.decode("latin-1")
-        elif name == b"content-length" or (
-            name == b"transfer-encoding" and value.lower().rstrip().endswith(b"chunked")
-        ):
-            self.framed = True
-
-    def on_headers_complete(self) -> None:
-        if not self.expecting:
-            return
-        status = self.parser.get_status_code()
-        if status < 200:  # informational (1xx): the final answer follows
-            self.encoding = self.retry_after = None
-            self.framed = False
-            return
-        self.status = status
-        try:
-            self.reader = BodyReader(self.encoding, self.limit)
-        except BodyError as exc:
-            self.failure = BodyFailure(status, exc)
-
-    def on_body(self, body: bytes) -> None:
-        reader = self.reader
-        if reader is not None and self.failure is None and self.expecting:
-            try:
-                reader.feed(body)
-            except BodyError as exc:
-                self.failure = BodyFailure(self.status, exc)
-
-    def on_message_complete(self) -> None:
-        if not self.status or not self.expecting:
-            return  # the end of a 1xx, or of an answer to no request
-        self.complete = True
-        self.expecting = False
-        self.keep_alive = self.parser.should_keep_alive()
-        waiter = self._waiter
-        if waiter is None or waiter.done() or self.failure is not None:
-            return  # the exchange reads the answer from the connection when it runs
-        answer = (self.status, self.reader, self.retry_after)
-        if self._idle is not None and self.reusable():
-            # Back to the pool now, not when the exchange's task next runs (a loop pass or more
-            # later on a busy loop, while other requests would open connections of their own).
-            self.exchange.released = True
-            self.idle_since = time.monotonic()
-            self._idle.append(self)
-        waiter.set_result(answer)  # type: ignore[arg-type]
-
-    # --- used by the pool --------------------------------------------------------------------
-
-    async def wait(
-        self, seconds: float | None, error: type[Exception], end: float | None
-    ) -> Answer | None:
-        """Wait for bytes (or the end of the stream) at most ``seconds``, and not past ``end``.
-
-        Returns the answer when it was completed while waiting (the connection may be back in
-        the pool and in another exchange by then), else ``None``.
-        """
-        if self.lost:
-            return None  # nothing more will come
-        loop = asyncio.get_running_loop()
-        limit, raised = _bound(seconds, error, end, loop)
-        waiter = self._waiter = loop.create_future()
-        timer = None if limit is None else loop.call_later(limit, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiter is waiter:  # not yet the next exchange's (released at its answer)
-                self._waiter = None
-            if timer is not None:
-                timer.cancel()
-        result = waiter.result()
-        if result is _EXPIRED:
-            raise raised("timed out")
-        answer: Answer | None = result
-        return answer
-
-    async def drain(self, seconds: float | None, error: type[Exception], end: float | None) -> None:
-        """Wait until the socket takes more bytes, if it asked us to pause (bounds as ``wait``)."""
-        waiter = self._write_waiter
-        if waiter is None:
-            return
-        limit, raised = _bound(seconds, error, end, asyncio.get_running_loop())
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), limit)
-        except asyncio.TimeoutError:
-            raise raised("timed out") from None
-
-    def close(self) -> None:
-        """Drop the socket now (its state is unknown or finished)."""
-        self.lost = self.lost or True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def reusable(self) -> bool:
-        """Whether the exchange ended cleanly and both sides may go on (keep-alive)."""
-        return self.complete and self.keep_alive and not self.lost and self.broken is None
-
-
-_EXPIRED = object()
-
-
-class AttemptTimeout(Exception):
-    """The whole attempt's time ran out (``post(deadline=...)``): the transport's own timeout."""
-
-
-def _bound(
-    seconds: float | None,
-    error: type[Exception],
-    end: float | None,
-    loop: asyncio.AbstractEventLoop,
-) -> tuple[float | None, type[Exception]]:
-    """How long one wait may take, and what its running out raises.
-
-    The phase's own ``error`` after ``seconds``, or :class:`AttemptTimeout` at ``end`` (a loop
-    time), whichever comes first.
-    """
-    if end is None:
-        return seconds, error
-    remaining = end - loop.time()
-    if seconds is not None and seconds < remaining:
-        return seconds, error
-    return max(0.0, remaining), AttemptTimeout
-
-
 def _retrieved(task: asyncio.Task[Any]) -> None:
     """Mark a shared lookup's error seen (each waiter raises it; all may have been cancelled)."""
     if not task.cancelled():
         task.exception()
-
-
-def _expire(waiter: asyncio.Future[object]) -> None:
-    if not waiter.done():
-        waiter.set_result(_EXPIRED)
 
 
 def _error(exc: BaseException, lib: ModuleType) -> Exception:
@@ -330,7 +68,7 @@ def _error(exc: BaseException, lib: ModuleType) -> Exception:
     return lib.ReadError(str(exc) or type(exc).__name__)  # type: ignore[no-any-return]
 
 
-class H11Pool:
+class LeanPool:
     """Keep-alive HTTP/1.1 connections to one origin, for POSTs from one asyncio loop.
 
     Args:
@@ -386,8 +124,8 @@ class H11Pool:
         self._resolved: tuple[float, list[_Address]] | None = None
         self._lookup: asyncio.Task[list[_Address]] | None = None
         self._expiry = keepalive_expiry
-        self._idle: list[_Connection] = []
-        self._open: set[_Connection] = set()
+        self._idle: list[Connection] = []
+        self._open: set[Connection] = set()
         self.closed = False
         core = importlib.import_module("httpcore" if lib.__name__ == "httpx" else "httpcore2")
         self._watched = (
@@ -418,7 +156,7 @@ class H11Pool:
         """Open connections (idle or in use)."""
         return len(self._open)
 
-    def _checkout(self) -> _Connection | None:
+    def _checkout(self) -> Connection | None:
         idle = self._idle
         if self._expiry is not None and idle:
             oldest = time.monotonic() - self._expiry
@@ -431,7 +169,7 @@ class H11Pool:
             self._drop(conn)
         return None
 
-    def _drop(self, conn: _Connection) -> None:
+    def _drop(self, conn: Connection) -> None:
         conn.close()
         self._open.discard(conn)
 
@@ -459,7 +197,7 @@ class H11Pool:
         finally:
             self._lookup = None
 
-    async def _open_connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+    async def _open_connection(self, loop: asyncio.AbstractEventLoop) -> Connection:
         """A connected socket of our own, handed to asyncio for the transport (and TLS).
 
         ``loop.create_connection(host, port)`` would resolve the name in a thread on every new
@@ -481,7 +219,7 @@ class H11Pool:
                 continue
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(idle),
+                    lambda: Connection(idle),
                     sock=sock,
                     ssl=self._ssl,
                     server_hostname=self.host if self._ssl is not None else None,
@@ -493,9 +231,9 @@ class H11Pool:
         assert error is not None
         raise error
 
-    async def _connect(self, seconds: float | None, end: float | None) -> _Connection:
+    async def _connect(self, seconds: float | None, end: float | None) -> Connection:
         loop = asyncio.get_running_loop()
-        limit, raised = _bound(seconds, self._lib.ConnectTimeout, end, loop)
+        limit, raised = bound(seconds, self._lib.ConnectTimeout, end, loop)
         opening = self._open_connection(loop)
         try:
             if sys.version_info >= (3, 11):  # asyncio's own deadline: half anyio's CPU
@@ -559,7 +297,7 @@ class H11Pool:
 
     async def _exchange(
         self,
-        conn: _Connection,
+        conn: Connection,
         raw_target: bytes,
         content: bytes,
         timeouts: Mapping[str, float | None],

@@ -1,4 +1,4 @@
-"""The session's own h11 connections (``tim_oa._h11pool``): keep-alive, closes, and who sees them.
+"""The session's own connections (``tim_oa._lean_pool``): keep-alive, closes, and who sees them.
 
 ``tests/test_transport.py`` runs every transport scenario (timeouts, bombs, resets, trio, proxies)
 on this path as the ``httpx`` backend; here is what is particular to it: when a connection is
@@ -19,7 +19,7 @@ import pytest
 import respx
 
 import tim_oa
-from tim_oa._h11pool import H11Pool
+from tim_oa._lean_pool import LeanPool
 from tim_oa._transport import HttpTransport, make_transport
 
 from . import http_scenarios as hs
@@ -42,7 +42,7 @@ async def transport(server: hs.Server) -> AsyncIterator[HttpTransport]:
     await made.aclose()
 
 
-def lean(transport: HttpTransport) -> H11Pool:
+def lean(transport: HttpTransport) -> LeanPool:
     pool = transport._lean
     assert pool is not None
     return pool
@@ -349,7 +349,7 @@ async def test_an_untrusted_certificate_is_refused_before_anything_is_sent(
 def test_the_origin_is_read_in_its_ascii_form(
     url: str, host: str, port: int, prefix: str, header: str
 ) -> None:
-    pool = H11Pool(url, ssl_context=None, keepalive_expiry=5.0, headers={"User-Agent": "t"})
+    pool = LeanPool(url, ssl_context=None, keepalive_expiry=5.0, headers={"User-Agent": "t"})
     assert (pool.host, pool.port, pool.prefix) == (host, port, prefix)
     assert pool._head.startswith(b"Host: %s\r\n" % header.encode())
 
@@ -417,7 +417,8 @@ def test_without_httptools_httpx_pool_serves(monkeypatch: pytest.MonkeyPatch) ->
     import sys
 
     monkeypatch.setitem(sys.modules, "httptools", None)  # import httptools raises ImportError
-    monkeypatch.delitem(sys.modules, "tim_oa._h11pool")
+    monkeypatch.delitem(sys.modules, "tim_oa._lean_pool")
+    monkeypatch.delitem(sys.modules, "tim_oa._lean_connection")
     made = make_transport("httpx", "http://127.0.0.1:9")
     assert isinstance(made, HttpTransport)
     assert made._lean is None
