@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tim_oa
-from tim_oa import _bulk, _subscribers
+from tim_oa import _answers, _bulk, _subscribers
 from tim_oa._batch import ADD_REMOVE_CODES, RECALL_CODES, Status, run_batch
 from tim_oa._errors import ValidationError
 
@@ -107,20 +107,18 @@ def test_parse_results_shortcut_agrees_with_the_loop(items: list[Any], asked: An
 def run(ids: list[str], answer: dict[str, int], codes: Any, shortcut: bool) -> Any:
     import anyio
 
-    from tim_oa import _batch
-
     async def send(chunk: Any) -> dict[str, int]:
         return {k: answer[k] for k in chunk if k in answer}
 
-    saved = _batch.record_plain
+    saved = _answers.record_plain
     if not shortcut:
-        _batch.record_plain = lambda *args: False
+        _answers.record_plain = lambda *args: False
     try:
         result = anyio.run(
             lambda: run_batch(ids, chunk_size=3, concurrency=2, send_chunk=send, code_status=codes)
         )
     finally:
-        _batch.record_plain = saved
+        _answers.record_plain = saved
     return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
 
 
@@ -158,15 +156,13 @@ def recorded_from_items(ids: list[str], items: list[Any], shortcuts: bool) -> An
     """Outcomes of a job whose every chunk is answered ``items`` (those of the chunk's ids)."""
     import anyio
 
-    from tim_oa import _batch
-
     async def send(chunk: Any) -> Any:
         mine = [i for i in items if i["Subscriber_Account"] in chunk]
         return _subscribers.parse_results({"SubscriberList": mine}, asked=chunk)
 
-    saved = _batch.record_plain, _subscribers._in_order
+    saved = _answers.record_plain, _subscribers._in_order
     if not shortcuts:
-        _batch.record_plain = lambda *args: False
+        _answers.record_plain = lambda *args: False
         _subscribers._in_order = lambda items, asked: None
     try:
         result = anyio.run(
@@ -175,7 +171,7 @@ def recorded_from_items(ids: list[str], items: list[Any], shortcuts: bool) -> An
             )
         )
     finally:
-        _batch.record_plain, _subscribers._in_order = saved
+        _answers.record_plain, _subscribers._in_order = saved
     return [(k, o.status, o.code, type(o.error).__name__) for k, o in result.outcomes.items()]
 
 

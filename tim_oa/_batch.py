@@ -30,7 +30,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from ._answers import record_plain
+from . import _answers
 from ._errors import (
     AccountNotFoundError,
     AuthError,
@@ -389,7 +389,7 @@ async def run_batch(
                 result._chunk_errors[number] = error
                 states[base : base + size] = bytes((_FAILED,)) * size
                 counts[_FAILED] += size
-            elif not record_plain(chunk, base, answer, plain_codes, states, counts):
+            elif not _answers.record_plain(chunk, base, answer, plain_codes, states, counts):
                 missing: list[int] = []
                 for position, key in enumerate(chunk, base):
                     code = answer.get(key)
@@ -456,7 +456,7 @@ def _code_tables(
 
     Each code's state; each state's default code (its only code, if it has one); and the codes
     that are their state's default, with their states: a chunk answered with these only is
-    recorded without looking at its ids one by one (``record_plain``).
+    recorded without looking at its ids one by one (``_answers.record_plain``).
     """
     code_state = {code: _STATE[status] for code, status in code_status}
     defaults: list[int | None] = [None, None, None, None]
