@@ -41,6 +41,7 @@ from ._transport_base import (
     BodyFailure,
     ExceptionMap,
     TransportBase,
+    attempt_seconds,
     default_user_agent,
     finish_response,
     resolve_timeout,
@@ -62,10 +63,15 @@ EXC_MAP: ExceptionMap = (
 """aiohttp's exceptions, as httpx's are read (``_transport.exception_map``)."""
 
 
-def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
-    # httpx's phases mapped onto aiohttp's; the whole attempt is bounded by our own deadline.
+def _client_timeout(timeout: httpx.Timeout, total: float | None = None) -> aiohttp.ClientTimeout:
+    # httpx's phases mapped onto aiohttp's, to the millisecond (never rounded up to the second);
+    # ``total``: the whole attempt's bound, kept by aiohttp's own timer (see _exchange_within).
     return aiohttp.ClientTimeout(
-        total=None, connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
+        total=total,
+        connect=timeout.pool,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+        ceil_threshold=math.inf,
     )
 
 
@@ -122,7 +128,6 @@ class AiohttpTransport(TransportBase):
         self._session_timeout = _client_timeout(http_timeout)
         self._proxy = env_proxy(self.base_url)
         self._session: aiohttp.ClientSession | None = None
-        self._bounded: dict[tuple[Any, float], aiohttp.ClientTimeout] = {}
 
     @property
     def user_agent(self) -> str:
@@ -160,34 +165,21 @@ class AiohttpTransport(TransportBase):
         return self._session is None or self._session.closed
 
     def _native_timeout(self, timeout: httpx.Timeout | None) -> Any:
-        # The transport's own timeout is the session's: nothing to pass per request.
-        if timeout is None or timeout is self._timeout:
+        # Worked out once per timeout (the attempt caches it): the phases and the whole bound.
+        if timeout is None:
             return None
-        return _client_timeout(timeout)
+        return _client_timeout(timeout, attempt_seconds(timeout))
 
     async def _exchange_within(
         self, path: str, query: str, content: bytes, native: Any, seconds: float
     ) -> RawResponse | None:
-        # aiohttp's own ``total`` bounds the whole request, the body's reading included, on the
-        # timer it runs for every request anyway: no cancel scope to enter and leave per request
-        # (~20 µs of CPU each). It raises a plain ``TimeoutError``; its phases raise subclasses
-        # of ``ClientError``, which the exception map reads.
-        key = (native, seconds)
-        bounded = self._bounded.get(key)
-        if bounded is None:
-            phases = self._session_timeout if native is None else native
-            bounded = aiohttp.ClientTimeout(
-                total=seconds,
-                connect=phases.connect,
-                sock_connect=phases.sock_connect,
-                sock_read=phases.sock_read,
-                ceil_threshold=math.inf,  # to the millisecond, never rounded up to the second
-            )
-            if len(self._bounded) >= 16:
-                self._bounded.clear()
-            self._bounded[key] = bounded
+        # ``native`` carries the attempt's ``seconds`` as aiohttp's own ``total``: it bounds the
+        # whole request, the body's reading included, on the timer aiohttp runs for every request
+        # anyway, with no cancel scope to enter and leave per request (~20 µs of CPU each). It
+        # raises a plain ``TimeoutError``; the phases raise subclasses of ``ClientError``, which
+        # the exception map reads.
         try:
-            return await self._exchange(path, query, content, bounded)
+            return await self._exchange(path, query, content, native)
         except asyncio.TimeoutError as exc:
             if isinstance(exc, aiohttp.ClientError):
                 raise
