@@ -232,7 +232,7 @@ async def run_bulk(
         chunk_size=spec.chunk_size,
         concurrency=workers,
         send_chunk=send_chunk,
-        code_status=_statuses(spec),
+        code_status={code: Status(status) for code, status in spec.codes.items()},
         on_progress=on_progress,
         stop_on=stops_batch,
         observe=(session, spec.name),
@@ -241,17 +241,6 @@ async def run_bulk(
     if checked.rejected:
         return _with_rejected(result, checked)
     return result
-
-
-_STATUSES: dict[str, Mapping[int, Status]] = {}
-
-
-def _statuses(spec: Command) -> Mapping[int, Status]:
-    """``spec.codes`` as statuses (worked out once per command)."""
-    statuses = _STATUSES.get(spec.name)
-    if statuses is None:
-        statuses = _STATUSES[spec.name] = {code: Status(s) for code, s in spec.codes.items()}
-    return statuses
 
 
 def _with_rejected(result: BatchResult, checked: CheckedIds) -> BatchResult:

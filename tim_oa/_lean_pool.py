@@ -45,7 +45,6 @@ import h11
 import httpx
 
 from ._lean_connection import Answer, AttemptTimeout, Connection, bound
-from ._transport_body import BodyReader
 
 __all__ = ["AttemptTimeout", "LeanPool"]
 
@@ -104,7 +103,7 @@ class LeanPool:
             host_header += f":{url.port}"
         fixed = [("Host", host_header), *headers.items()]
         # Checked once here, with h11's own rules (a bad header raises LocalProtocolError); each
-        # request then hands h11 bytes it need not check again (``_parsed``, see _exchange).
+        # request then writes these bytes as they are (see _exchange).
         h11.Request(method="POST", target=self.prefix + "/", headers=fixed)
         # The request head but for its first line and Content-Length, written once.
         self._head = b"".join(
@@ -259,7 +258,7 @@ class LeanPool:
         timeouts: Mapping[str, float | None],
         limit: int,
         deadline: float | None = None,
-    ) -> tuple[int, BodyReader, str | None]:
+    ) -> Answer:
         """POST ``content`` to ``prefix + target``; the status, the body read, ``Retry-After``.
 
         Raises httpx's exceptions (``ConnectError``, ``ReadTimeout``, ...),
@@ -328,7 +327,7 @@ class LeanPool:
                     conn.expecting = False
                     return conn.status, conn.reader, conn.retry_after
                 if isinstance(lost, BaseException):
-                    raise lib.ReadError(str(lost) or type(lost).__name__)
+                    raise _error(lost, lib)
                 raise lib.RemoteProtocolError("the server closed the connection")
             answer = await conn.wait(read, lib.ReadTimeout, end)
             if answer is not None:

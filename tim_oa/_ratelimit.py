@@ -65,7 +65,6 @@ class Pacer:
         "_ahead",
         "_cap",
         "_clock",
-        "_event_loop",
         "_event_type",
         "_interval",
         "_lag",
@@ -108,18 +107,17 @@ class Pacer:
         self._next = -math.inf  # earliest time of the next grant by spacing
         self._waiters: deque[_Waiter] = deque()
         self._loop: object = None
-        self._event_loop: object = None
         self._event_type: type[anyio.Event] = anyio.Event
         self._clock = clock
 
+    def _window_end(self) -> float:
+        """The earliest time the window lets another grant through (``-inf``: it is not full)."""
+        recent = self._recent
+        return recent[0] + self._window + self._lag if len(recent) == self._cap else -math.inf
+
     def _due(self) -> float:
         """The earliest time the next grant may be made (spacing and the window)."""
-        recent = self._recent
-        if len(recent) == self._cap:
-            window_end = recent[0] + self._window + self._lag
-            if window_end > self._next:
-                return window_end
-        return self._next
+        return max(self._next, self._window_end())
 
     def is_idle(self, now: float) -> bool:
         """True when nobody waits and forgetting this pacer could not break the rate."""
@@ -141,20 +139,9 @@ class Pacer:
             return
         await self._queue()
 
-    def _event(self, key: object) -> anyio.Event:
-        """A new event of the running loop's library (its class looked up once per loop)."""
-        if self._event_loop is not key:
-            self._event_type = type(anyio.Event())
-            self._event_loop = key
-        event: anyio.Event = self._event_type()
-        return event
-
     def _may_join(self, now: float) -> bool:
         """True when the next slot may be granted now, with a grant just made at ``now``."""
-        if self._next > now + self._ahead:
-            return False
-        recent = self._recent
-        return len(recent) < self._cap or recent[0] + self._window + self._lag <= now
+        return self._next <= now + self._ahead and self._window_end() <= now
 
     async def _queue(self) -> None:
         key = loop_key()
@@ -162,8 +149,10 @@ class Pacer:
         if waiters and self._loop is not key:
             waiters = self._waiters = deque()  # the old loop's waiters can never wake
         if not waiters:
+            if self._loop is not key:  # the running loop's event class, looked up once per loop
+                self._event_type = type(anyio.Event())
             self._loop = key
-        waiter = _Waiter(self._event(key) if waiters else None)
+        waiter = _Waiter(self._event_type() if waiters else None)
         waiters.append(waiter)
         clock = self._clock
         try:
