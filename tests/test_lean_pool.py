@@ -479,3 +479,61 @@ async def test_a_host_name_is_resolved_once_for_many_connections(server: hs.Serv
     finally:
         del loop.getaddrinfo
         await transport.aclose()
+
+
+async def test_a_request_cancelled_while_its_name_resolves_holds_up_nothing(
+    server: hs.Server,
+) -> None:
+    """Cancelled halfway through the shared DNS lookup: no socket is left open, the lookup is not
+    cancelled under the others, and the next request goes through at once."""
+    port = server.url.rsplit(":", 1)[1]
+    transport = make_transport("httpx", f"http://localhost:{port}", max_connections=4)
+    assert isinstance(transport, HttpTransport)
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    release = asyncio.Event()
+    lookups: list[str] = []
+
+    async def slow(host: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        await release.wait()
+        return await real(host, *args, **kwargs)
+
+    loop.getaddrinfo = slow  # type: ignore[method-assign]
+    try:
+        with anyio.move_on_after(0.1) as scope:
+            await post(transport)
+        assert scope.cancelled_caught
+        assert lean(transport).connections == 0
+        release.set()
+        with anyio.fail_after(2):
+            assert (await post(transport)).status_code == 200
+        assert lean(transport).connections == 1
+        assert lookups == ["localhost"]  # the one lookup finished and served the next request
+    finally:
+        del loop.getaddrinfo
+        await transport.aclose()
+
+
+async def test_a_request_cancelled_while_connecting_leaves_no_socket(server: hs.Server) -> None:
+    transport = make_transport("httpx", server.url, max_connections=4)
+    assert isinstance(transport, HttpTransport)
+    loop = asyncio.get_running_loop()
+    real = loop.sock_connect
+    opened: list[socket.socket] = []
+
+    async def stuck(sock: socket.socket, address: Any) -> None:
+        opened.append(sock)
+        await asyncio.sleep(10)
+
+    loop.sock_connect = stuck  # type: ignore[method-assign]
+    try:
+        with anyio.move_on_after(0.1):
+            await post(transport)
+        assert [s.fileno() for s in opened] == [-1]  # closed, not leaked
+        loop.sock_connect = real  # type: ignore[method-assign]
+        with anyio.fail_after(2):
+            assert (await post(transport)).status_code == 200
+    finally:
+        del loop.sock_connect
+        await transport.aclose()
